@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one header shared by the BPF programs and the daemon: every struct and
+ * enum that crosses the kernel/user boundary (ring buffer records, map keys
+ * and values) is defined here and nowhere else.
+ *
+ * Layout rules: fixed-width types only, explicit padding, no pointers, so that
+ * clang (BPF target) and g++ (x86_64) agree on every offset.
+ */
+#ifndef PODGUARD_H
+#define PODGUARD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define PG_COMM_LEN 16
+#define PG_PATH_LEN 256
+#define PG_ARGS_LEN 256
+#define PG_MAX_PID_LEVELS 4
+
+enum pg_event_kind {
+	PG_EV_SIGNAL = 1,
+	PG_EV_PTRACE = 2,
+	PG_EV_PROC_ACCESS = 3,
+	PG_EV_FORK = 4,
+	PG_EV_EXEC = 5,
+	PG_EV_EXIT = 6,
+	PG_EV_KIND_MAX = 7,
+};
+
+/* The syscall (or kernel path) that caused an event. */
+enum pg_syscall {
+	PG_SYS_NONE = 0,
+	PG_SYS_KILL,
+	PG_SYS_TKILL,
+	PG_SYS_TGKILL,
+	PG_SYS_RT_SIGQUEUEINFO,
+	PG_SYS_RT_TGSIGQUEUEINFO,
+	PG_SYS_PIDFD_SEND_SIGNAL,
+	/* A signal the kernel generated outside the syscalls above
+	 * (SIGIO/fcntl owner, pdeath_signal, timers aimed at others...). */
+	PG_SYS_KERNEL,
+	PG_SYS_PTRACE,
+	PG_SYS_PROCESS_VM_READV,
+	PG_SYS_PROCESS_VM_WRITEV,
+	PG_SYS_OPEN,
+	PG_SYS_OPENAT,
+	PG_SYS_OPENAT2,
+	PG_SYS_READLINK,
+	PG_SYS_READLINKAT,
+	PG_SYS_STAT,
+	PG_SYS_LSTAT,
+	PG_SYS_NEWFSTATAT,
+	PG_SYS_STATX,
+	PG_SYS_ACCESS,
+	PG_SYS_FACCESSAT,
+	PG_SYS_FACCESSAT2,
+	PG_SYS_CHDIR,
+	PG_SYS_EXECVE,
+	PG_SYS_EXECVEAT,
+	PG_SYS_MAX,
+};
+
+/* /proc/<pid>/<entry> names the agent watches; the daemon fills the
+ * pg_proc_entries map with the hash of each name. */
+enum pg_proc_entry {
+	PG_PROC_NONE = 0,
+	PG_PROC_ROOT,
+	PG_PROC_CWD,
+	PG_PROC_EXE,
+	PG_PROC_ENVIRON,
+	PG_PROC_CMDLINE,
+	PG_PROC_MEM,
+	PG_PROC_MAPS,
+	PG_PROC_SMAPS,
+	PG_PROC_SMAPS_ROLLUP,
+	PG_PROC_NUMA_MAPS,
+	PG_PROC_PAGEMAP,
+	PG_PROC_FD,
+	PG_PROC_FDINFO,
+	PG_PROC_MAP_FILES,
+	PG_PROC_AUXV,
+	PG_PROC_STACK,
+	PG_PROC_SYSCALL,
+	PG_PROC_WCHAN,
+	PG_PROC_IO,
+	PG_PROC_NS,
+	PG_PROC_MOUNTINFO,
+	PG_PROC_MOUNTS,
+	PG_PROC_MOUNTSTATS,
+	PG_PROC_PERSONALITY,
+	PG_PROC_TIMERS,
+	PG_PROC_ATTR,
+	PG_PROC_ENTRY_MAX,
+};
+
+/* What enforcement did. */
+enum pg_action {
+	PG_ACT_ALLOWED = 0,
+	PG_ACT_AUDITED = 1,
+	PG_ACT_BLOCKED = 2, /* denied by the BPF LSM: never happened */
+	PG_ACT_KILLED = 3,  /* offender SIGKILLed at syscall entry: may have happened */
+};
+
+/* Result of signal:signal_generate (the kernel's TRACE_SIGNAL_*), +1 so
+ * that 0 means "no signal was generated" (sig 0, permission denied...). */
+enum pg_delivery {
+	PG_DELIVERY_NONE = 0,
+	PG_DELIVERY_DELIVERED = 1,
+	PG_DELIVERY_IGNORED = 2,
+	PG_DELIVERY_ALREADY_PENDING = 3,
+	PG_DELIVERY_OVERFLOW_FAIL = 4,
+	PG_DELIVERY_LOSE_INFO = 5,
+};
+
+enum pg_event_flags {
+	PG_F_TARGET_KNOWN = 1 << 0,   /* target struct is filled */
+	PG_F_PATH_TRUNCATED = 1 << 1, /* path longer than PG_PATH_LEN */
+	PG_F_EXTRA_TARGET = 1 << 2,   /* 2nd+ target of a group/broadcast kill */
+	PG_F_PATH_RELATIVE = 1 << 3,  /* path was resolved against cwd or dirfd */
+};
+
+/* Why an event could not be delivered to user space. */
+enum pg_lost_reason {
+	PG_LOST_RINGBUF_FULL = 0,
+	PG_LOST_INFLIGHT_FULL = 1, /* syscall entry could not be remembered */
+	PG_LOST_PROC_MAP_FULL = 2, /* in-kernel process cache update failed */
+	PG_LOST_REASON_MAX = 3,
+};
+
+/* One side of an event: a thread and the process it belongs to. */
+struct pg_task {
+	__u32 pid;    /* host tgid */
+	__u32 tid;    /* host tid */
+	__u32 ns_pid; /* tgid in its own (innermost) pid namespace */
+	__u32 ns_tid;
+	__u32 uid;
+	__u32 euid;
+	__u32 pidns; /* pid namespace inode */
+	__u32 mntns; /* mount namespace inode */
+	__u64 cgroup_id;  /* cgroup v2 (default hierarchy) id */
+	__u64 start_ns;   /* process start, CLOCK_BOOTTIME ns: (pid, start) is unique */
+	__u32 ppid;       /* host tgid of the real parent */
+	__u32 pad;
+	char comm[PG_COMM_LEN];
+};
+
+struct pg_header {
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u16 kind;    /* enum pg_event_kind */
+	__u16 syscall; /* enum pg_syscall */
+	__u8 action;   /* enum pg_action */
+	__u8 pad0;
+	__u16 flags; /* enum pg_event_flags */
+	__s64 result; /* syscall return value (negative errno) */
+	__u32 policy_rule; /* rule id that decided the action, 0 = default */
+	__u32 pad1;
+};
+
+struct pg_signal_event {
+	struct pg_header hdr;
+	struct pg_task source;
+	struct pg_task target;
+	__s32 sig;
+	__s32 target_arg; /* pid (or tgid) as the sender named it */
+	__s32 tid_arg;    /* tid argument of tgkill/rt_tgsigqueueinfo */
+	__u16 delivery;   /* enum pg_delivery */
+	__u16 ntargets;   /* processes hit by a group/broadcast kill */
+};
+
+struct pg_ptrace_event {
+	struct pg_header hdr;
+	struct pg_task source;
+	struct pg_task target;
+	__s64 request; /* ptrace request; 0 for process_vm_* */
+	__s32 target_arg;
+	__u32 pad;
+};
+
+struct pg_proc_access_event {
+	struct pg_header hdr;
+	struct pg_task source;
+	struct pg_task target;
+	__s32 target_arg; /* pid as named in the path (its /proc's namespace) */
+	__s32 dirfd;
+	__u16 entry; /* enum pg_proc_entry */
+	__u16 path_len;
+	__u32 pad;
+	char path[PG_PATH_LEN]; /* as given; relative paths are as given too */
+};
+
+/* fork, exec and exit of processes (not threads). */
+struct pg_process_event {
+	struct pg_header hdr;
+	struct pg_task task;
+	__s32 exit_code; /* exit: wait(2) status */
+	__u16 filename_len;
+	__u16 args_len;
+	char filename[PG_PATH_LEN]; /* exec: the binary */
+	char args[PG_ARGS_LEN];     /* exec: argv, NUL-separated, maybe truncated */
+};
+
+/* In-kernel process cache (Tetragon-style): lets hooks resolve a pid named
+ * in some pid namespace to the host task without walking kernel lists. */
+struct pg_pid_key {
+	__u32 pidns; /* namespace the number is valid in */
+	__u32 nr;
+};
+
+struct pg_pid_value {
+	__u32 tid;
+	__u32 tgid;
+};
+
+/* Per-CPU undelivered-event counters, one slot: [kind][reason]. */
+struct pg_lost_counters {
+	__u64 count[PG_EV_KIND_MAX][PG_LOST_REASON_MAX];
+};
+
+/* Key of pg_proc_entries: 64-bit FNV-1a of a /proc entry name. */
+#define PG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define PG_FNV_PRIME 0x100000001b3ULL
+
+#endif /* PODGUARD_H */

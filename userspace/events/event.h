@@ -1,0 +1,101 @@
+// The decoded, enriched event: what the pipeline hands to classification,
+// policy accounting, metrics, the JSON writer and the store. Plain data.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace podguard {
+
+enum class EventKind { Signal, Ptrace, ProcAccess, Fork, Exec, Exit };
+enum class Relation { SameContainer, SamePod, HostToContainer, ContainerToHost, CrossPod, Host };
+enum class Action { Allowed, Audited, Blocked, Killed };
+
+struct ContainerInfo {
+    std::string id;      // full id as the runtime knows it (64 hex for most)
+    std::string runtime; // libpod, containerd, crio, docker, kubernetes (runtime unknown)
+    std::string name;    // from metadata providers, may be empty
+    std::string image;
+    std::string pod_uid; // Kubernetes pod UID (or libpod pod id) when the cgroup path tells
+};
+
+struct PodInfo {
+    std::string namespace_;
+    std::string name;
+    std::string uid;
+    std::map<std::string, std::string> labels;
+};
+
+// One side of an event.
+struct Party {
+    bool known = false; // false: the kernel could not resolve the target
+    uint32_t pid = 0;   // host tgid
+    uint32_t tid = 0;
+    uint32_t ns_pid = 0;
+    uint32_t ns_tid = 0;
+    uint32_t uid = 0;
+    uint32_t euid = 0;
+    uint32_t pidns = 0;
+    uint32_t mntns = 0;
+    uint64_t cgroup_id = 0;
+    uint64_t start_ns = 0;
+    uint32_t ppid = 0;
+    std::string comm;
+    std::string exe;
+    std::optional<ContainerInfo> container; // nullopt: host
+    std::optional<PodInfo> pod;
+};
+
+struct SignalDetail {
+    int number = 0;
+    std::string syscall;
+    int64_t result = 0;
+    int target_arg = 0;
+    int tid_arg = 0;
+    std::string delivery; // delivered, ignored, already_pending, ... or empty
+    unsigned ntargets = 0;
+    bool extra_target = false;
+};
+
+struct PtraceDetail {
+    int64_t request = 0;
+    std::string syscall;
+    int64_t result = 0;
+    int target_arg = 0;
+};
+
+struct ProcAccessDetail {
+    std::string path;
+    std::string entry;
+    std::string syscall;
+    int64_t result = 0;
+    int target_arg = 0;
+    int dirfd = 0;
+    bool truncated = false;
+};
+
+struct ProcessDetail {
+    std::string filename; // exec
+    std::string args;     // exec, space-joined
+    int exit_code = 0;    // exit
+};
+
+struct Event {
+    uint64_t time_ns = 0; // CLOCK_REALTIME ns
+    EventKind kind = EventKind::Signal;
+    Action action = Action::Allowed;
+    Relation relation = Relation::Host;
+    uint32_t policy_rule = 0;
+    Party source;
+    Party target; // unused for lifecycle events
+    std::variant<SignalDetail, PtraceDetail, ProcAccessDetail, ProcessDetail> detail;
+};
+
+const char* to_string(EventKind kind);
+const char* to_string(Relation relation);
+const char* to_string(Action action);
+
+} // namespace podguard
