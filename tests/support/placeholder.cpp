@@ -1,0 +1,2 @@
+// Test support library; real helpers live beside this file.
+namespace podguard::test {}
