@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "podguard.h"
+/*
+ * podguard's kernel side: one object so that every hook shares the ring
+ * buffer, the undelivered-event counters and the process cache. Each
+ * operation's hooks live in a header named after it.
+ */
+#include "common.bpf.h"
+#include "lifecycle.bpf.h"
+#include "proc_access.bpf.h"
+#include "ptrace.bpf.h"
+#include "signal.bpf.h"
+
 char LICENSE[] SEC("license") = "GPL";

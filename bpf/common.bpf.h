@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Maps and helpers shared by every hook. */
+#ifndef PODGUARD_COMMON_BPF_H
+#define PODGUARD_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "podguard.h"
+
+#ifndef EPERM
+#define EPERM 1
+#endif
+
+/* Set by the daemon before load. */
+const volatile __u32 pg_agent_tgid = 0;
+/* Signals a process sends itself are not cross-process activity; off by default. */
+const volatile __u8 pg_report_self = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* resized by the daemon */
+} pg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_lost_counters);
+} pg_lost SEC(".maps");
+
+/* A syscall between its entry and exit tracepoints, keyed by tid. The value
+ * is the event itself, so the exit hook only sets the result and copies it. */
+union pg_any_event {
+	struct pg_header hdr;
+	struct pg_signal_event signal;
+	struct pg_ptrace_event ptrace;
+	struct pg_proc_access_event proc;
+	struct pg_process_event process;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, union pg_any_event);
+} pg_inflight SEC(".maps");
+
+/* Per-CPU scratch space: events are too large for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union pg_any_event);
+} pg_scratch SEC(".maps");
+
+/* In-kernel process cache: (pid namespace, number) -> host task, and host
+ * tgid -> process identity. Kept by the lifecycle hooks, seeded by the daemon
+ * from /proc at start. LRU so a missed exit can never fill it for good. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct pg_pid_key);
+	__type(value, struct pg_pid_value);
+} pg_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u32);
+	__type(value, struct pg_task);
+} pg_procs SEC(".maps");
+
+static __always_inline void pg_count_lost(__u16 kind, __u32 reason)
+{
+	__u32 zero = 0;
+	struct pg_lost_counters *c = bpf_map_lookup_elem(&pg_lost, &zero);
+
+	if (c && kind < PG_EV_KIND_MAX && reason < PG_LOST_REASON_MAX)
+		c->count[kind][reason]++;
+}
+
+static __always_inline union pg_any_event *pg_scratch_event(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pg_scratch, &zero);
+}
+
+static __always_inline __u32 pg_event_size(__u16 kind)
+{
+	switch (kind) {
+	case PG_EV_SIGNAL:
+		return sizeof(struct pg_signal_event);
+	case PG_EV_PTRACE:
+		return sizeof(struct pg_ptrace_event);
+	case PG_EV_PROC_ACCESS:
+		return sizeof(struct pg_proc_access_event);
+	default:
+		return sizeof(struct pg_process_event);
+	}
+}
+
+static __always_inline void pg_submit(union pg_any_event *ev)
+{
+	__u16 kind = ev->hdr.kind;
+	long err;
+
+	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	switch (kind) {
+	case PG_EV_SIGNAL:
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_signal_event), 0);
+		break;
+	case PG_EV_PTRACE:
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_ptrace_event), 0);
+		break;
+	case PG_EV_PROC_ACCESS:
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_proc_access_event), 0);
+		break;
+	default:
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_process_event), 0);
+		break;
+	}
+	if (err)
+		pg_count_lost(kind, PG_LOST_RINGBUF_FULL);
+}
+
+/* ---- task identity ---------------------------------------------------- */
+
+static __always_inline struct upid pg_task_upid(struct task_struct *task, unsigned int *level)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int lvl = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (level)
+		*level = lvl;
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[lvl]);
+	return up;
+}
+
+/* Pid namespace a task's pids are interpreted in (its innermost one). */
+static __always_inline __u32 pg_task_pidns(struct task_struct *task)
+{
+	struct upid up = pg_task_upid(task, 0);
+
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
+static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+}
+
+static __always_inline void pg_fill_task(struct pg_task *t, struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct upid up = pg_task_upid(task, 0);
+	struct upid lup = pg_task_upid(leader, 0);
+
+	t->tid = BPF_CORE_READ(task, pid);
+	t->pid = BPF_CORE_READ(task, tgid);
+	t->ns_tid = up.nr;
+	t->ns_pid = lup.nr;
+	t->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	t->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	t->euid = BPF_CORE_READ(task, cred, euid.val);
+	t->cgroup_id = pg_task_cgroup_id(task);
+	t->start_ns = BPF_CORE_READ(leader, start_boottime);
+	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &leader->comm);
+}
+
+static __always_inline void pg_fill_current(struct pg_task *t)
+{
+	pg_fill_task(t, (struct task_struct *)bpf_get_current_task());
+	t->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+/* Resolve a pid the caller named, as seen from the caller's pid namespace,
+ * through the process cache. Returns 0 when unknown. */
+static __always_inline int pg_resolve_pid(__u32 pidns, __s32 nr, struct pg_pid_value *out)
+{
+	struct pg_pid_key key = {.pidns = pidns, .nr = (__u32)nr};
+	struct pg_pid_value *v;
+
+	if (nr <= 0)
+		return 0;
+	v = bpf_map_lookup_elem(&pg_pids, &key);
+	if (!v)
+		return 0;
+	*out = *v;
+	return 1;
+}
+
+/* Fill an event's target from the process cache. */
+static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u32 pidns, __s32 nr)
+{
+	struct pg_pid_value pv;
+	struct pg_task *proc;
+
+	if (!pg_resolve_pid(pidns, nr, &pv))
+		return 0;
+	proc = bpf_map_lookup_elem(&pg_procs, &pv.tgid);
+	if (!proc)
+		return 0;
+	*target = *proc;
+	target->tid = pv.tid;
+	return 1;
+}
+
+/* Remember a syscall until its exit; the scratch event becomes the value. */
+static __always_inline void pg_inflight_store(union pg_any_event *ev)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_ANY))
+		pg_count_lost(ev->hdr.kind, PG_LOST_INFLIGHT_FULL);
+}
+
+/* At syscall exit: set the result and send the remembered event. */
+static __always_inline void pg_inflight_finish(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+
+	if (!ev)
+		return;
+	ev->hdr.result = ret;
+	pg_submit(ev);
+	bpf_map_delete_elem(&pg_inflight, &tid);
+}
+
+static __always_inline int pg_is_agent(void)
+{
+	return pg_agent_tgid && (bpf_get_current_pid_tgid() >> 32) == pg_agent_tgid;
+}
+
+#endif

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Access to another process through /proc/<pid>/<entry>: open, readlink,
+ * stat, access, chdir and exec of such paths, absolute or relative to a cwd or
+ * dirfd that is inside procfs.
+ *
+ * Cost matters here: openat runs everywhere. The entry hook reads at most 8
+ * bytes of an ordinary absolute path and returns; only paths that start
+ * like "/proc", odd absolute forms ("//", "/."), and relative paths whose base
+ * is on procfs are parsed in full.
+ */
+#ifndef PODGUARD_PROC_ACCESS_BPF_H
+#define PODGUARD_PROC_ACCESS_BPF_H
+
+#include "common.bpf.h"
+
+#define PG_AT_FDCWD -100
+#define PG_PROC_SUPER_MAGIC 0x9fa0
+#define PG_MAX_TOKENS 8 /* power of two: indexes are masked */
+#define PG_DENTRY_DEPTH 4 /* power of two: indexes are masked */
+#define PG_DENTRY_NAME 32
+
+/* Names the parser needs besides the entries (values in pg_proc_entries). */
+#define PG_NAME_PROC 1000
+#define PG_NAME_SELF 1001
+#define PG_NAME_TASK 1002
+
+enum pg_tok {
+	PG_TOK_OTHER = 0,
+	PG_TOK_PROC,
+	PG_TOK_PID,
+	PG_TOK_SELF,
+	PG_TOK_TASK,
+	PG_TOK_TID,
+	PG_TOK_ENTRY,
+};
+
+/* hash(name) -> enum pg_proc_entry or PG_NAME_*; filled by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u32);
+} pg_proc_names SEC(".maps");
+
+/* Parser state lives in a map value, not on the stack: the verifier does not
+ * track map contents, so bpf_loop's callback converges in one pass instead of
+ * exploring every combination of token values. */
+struct pg_path_state {
+	__u64 hash;
+	__u32 comp_start;
+	__u32 num;
+	__u8 numeric;
+	__u8 dots; /* leading dots of the component; 0xff once a non-dot is seen */
+	__u8 depth;
+	__u8 done;
+	__u32 overflow;
+	__u8 tok[PG_MAX_TOKENS];
+	__u32 val[PG_MAX_TOKENS];
+};
+
+static __always_inline __u32 pg_name_lookup(__u64 hash)
+{
+	__u32 *v = bpf_map_lookup_elem(&pg_proc_names, &hash);
+
+	return v ? *v : 0;
+}
+
+/* Path text the parser walks: the procfs-relative base of a relative path
+ * ("8/task/9/"), then the path as given. Twice PG_PATH_LEN so that masked
+ * offsets can never run past it. */
+struct pg_pathbuf {
+	char text[2 * PG_PATH_LEN];
+	struct pg_path_state st;
+};
+
+struct pg_loop_ctx {
+	struct pg_pathbuf *pb;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_pathbuf);
+} pg_pathbufs SEC(".maps");
+
+struct pg_comp {
+	__u64 hash;
+	__u32 num;
+	__u32 len;
+	__u8 numeric;
+	__u8 dots;
+	__u8 first_zero;
+};
+
+/* Classify one path component by where it stands, the way procfs would.
+ * Not inlined: it is called from several places and would bloat each. */
+static __noinline void pg_push_component(struct pg_path_state *st, struct pg_comp *c)
+{
+	__u64 hash = c->hash;
+	__u32 len = c->len, num = c->num;
+	__u8 numeric = c->numeric, dots = c->dots, first_zero = c->first_zero;
+	__u8 d = st->depth;
+	__u8 parent;
+	__u8 tok = PG_TOK_OTHER;
+	__u32 val = 0;
+
+	if (dots == 1 && len == 1)
+		return; /* "." */
+	if (dots == 2 && len == 2) { /* ".." */
+		if (st->overflow)
+			st->overflow--;
+		else if (st->depth)
+			st->depth--;
+		return;
+	}
+	if (d >= PG_MAX_TOKENS) {
+		st->overflow++;
+		return;
+	}
+	parent = d ? st->tok[(d - 1) & (PG_MAX_TOKENS - 1)] : PG_TOK_OTHER;
+	/* procfs rejects leading zeros: "/proc/08" is no pid. */
+	numeric = numeric && len && len <= 10 && !(first_zero && len > 1);
+	if (d == 0) {
+		if (pg_name_lookup(hash) == PG_NAME_PROC)
+			tok = PG_TOK_PROC;
+	} else if (d == 1 && parent == PG_TOK_PROC) {
+		if (numeric) {
+			tok = PG_TOK_PID;
+			val = num;
+		} else if (pg_name_lookup(hash) == PG_NAME_SELF) {
+			tok = PG_TOK_SELF;
+		}
+	} else if ((d == 2 && (parent == PG_TOK_PID || parent == PG_TOK_SELF)) ||
+		   (d == 4 && parent == PG_TOK_TID)) {
+		__u32 name = pg_name_lookup(hash);
+
+		if (d == 2 && name == PG_NAME_TASK) {
+			tok = PG_TOK_TASK;
+		} else if (name > 0 && name < PG_PROC_ENTRY_MAX) {
+			tok = PG_TOK_ENTRY;
+			val = name;
+			/* Past a magic link the walk is in the target's own tree. */
+			if (name == PG_PROC_ROOT || name == PG_PROC_CWD || name == PG_PROC_EXE)
+				st->done = 1;
+		}
+	} else if (d == 3 && parent == PG_TOK_TASK && numeric) {
+		tok = PG_TOK_TID;
+		val = num;
+	}
+	st->tok[d & (PG_MAX_TOKENS - 1)] = tok;
+	st->val[d & (PG_MAX_TOKENS - 1)] = val;
+	st->depth = d + 1;
+}
+
+static __always_inline void pg_comp_reset(struct pg_path_state *st)
+{
+	st->hash = PG_FNV_OFFSET;
+	st->num = 0;
+	st->numeric = 1;
+	st->dots = 0;
+}
+
+static long pg_path_step(__u32 i, struct pg_loop_ctx *ctx)
+{
+	struct pg_pathbuf *pb = ctx->pb;
+	struct pg_path_state *st = &pb->st;
+	__u32 start = st->comp_start;
+	char c;
+
+	if (i >= 2 * PG_PATH_LEN)
+		return 1;
+	c = pb->text[i & (2 * PG_PATH_LEN - 1)];
+	if (c == '/' || c == 0) {
+		if (i > start) {
+			struct pg_comp comp = {
+				.hash = st->hash,
+				.num = st->num,
+				.len = i - start,
+				.numeric = st->numeric,
+				.dots = st->dots,
+				.first_zero = pb->text[start & (2 * PG_PATH_LEN - 1)] == '0',
+			};
+
+			pg_push_component(st, &comp);
+		}
+		st->comp_start = i + 1;
+		pg_comp_reset(st);
+		return (c == 0 || st->done) ? 1 : 0;
+	}
+	st->hash = (st->hash ^ (__u8)c) * PG_FNV_PRIME;
+	if (c >= '0' && c <= '9')
+		st->num = st->num * 10 + (c - '0');
+	else
+		st->numeric = 0;
+	if (c == '.' && st->dots != 0xff)
+		st->dots++;
+	else
+		st->dots = 0xff;
+	return 0;
+}
+
+/* Writes the names from the procfs root down to d, each followed by '/'.
+ * Returns the length written, or -1 if d is deeper than anything we classify. */
+static __noinline int pg_compose_base(struct pg_pathbuf *pb, struct dentry *d)
+{
+	const unsigned char *names[PG_DENTRY_DEPTH] = {};
+	int n = 0, off = 0;
+
+	for (int lvl = 0; lvl < PG_DENTRY_DEPTH; lvl++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+		if (!parent || parent == d)
+			break;
+		names[lvl] = BPF_CORE_READ(d, d_name.name);
+		n = lvl + 1;
+		d = parent;
+	}
+	if (BPF_CORE_READ(d, d_parent) != d)
+		return -1;
+	for (int k = PG_DENTRY_DEPTH - 1; k >= 0; k--) {
+		long r;
+
+		if (k >= n)
+			continue;
+		r = bpf_probe_read_kernel_str(&pb->text[off & (PG_PATH_LEN - 1)], PG_DENTRY_NAME,
+					      names[k & (PG_DENTRY_DEPTH - 1)]);
+		if (r <= 1)
+			return -1;
+		off += r - 1;
+		pb->text[off & (2 * PG_PATH_LEN - 1)] = '/';
+		off++;
+		if (off >= PG_PATH_LEN - PG_DENTRY_NAME)
+			return -1;
+	}
+	return off;
+}
+
+/* The procfs dentry a relative path starts from, or NULL if it is not on procfs. */
+static __always_inline struct dentry *pg_procfs_base(__s32 dirfd, __u32 *pidns)
+{
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+	struct super_block *sb;
+
+	if (dirfd == PG_AT_FDCWD) {
+		mnt = BPF_CORE_READ(cur, fs, pwd.mnt);
+		dentry = BPF_CORE_READ(cur, fs, pwd.dentry);
+	} else {
+		struct fdtable *fdt = BPF_CORE_READ(cur, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		struct file *f = 0;
+
+		if (dirfd < 0 || (__u32)dirfd >= BPF_CORE_READ(fdt, max_fds))
+			return 0;
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[dirfd]);
+		if (!f)
+			return 0;
+		mnt = BPF_CORE_READ(f, f_path.mnt);
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+	}
+	sb = BPF_CORE_READ(mnt, mnt_sb);
+	if (BPF_CORE_READ(sb, s_magic) != PG_PROC_SUPER_MAGIC)
+		return 0;
+	{
+		struct proc_fs_info *fsi = BPF_CORE_READ(sb, s_fs_info);
+
+		*pidns = BPF_CORE_READ(fsi, pid_ns, ns.inum);
+	}
+	return dentry;
+}
+
+static __always_inline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath)
+{
+	char head[8] = {};
+	union pg_any_event *ev;
+	struct pg_proc_access_event *p;
+	struct pg_loop_ctx lctx;
+	struct pg_path_state *st;
+	struct pg_pathbuf *pb;
+	struct dentry *base = 0;
+	__u32 zero = 0;
+	int off = 0;
+	__u32 pidns = 0;
+	long n;
+	__s32 pid;
+	__u16 entry;
+	int is_tid;
+
+	if (bpf_probe_read_user_str(head, sizeof(head), upath) <= 1)
+		return;
+	if (head[0] == '/') {
+		if (head[1] == 'p') {
+			if (!(head[2] == 'r' && head[3] == 'o' && head[4] == 'c' &&
+			      (head[5] == '/' || head[5] == 0)))
+				return;
+		} else if (head[1] != '/' && head[1] != '.') {
+			return;
+		}
+	} else {
+		base = pg_procfs_base(dirfd, &pidns);
+		if (!base)
+			return;
+	}
+	if (pg_is_agent())
+		return;
+
+	ev = pg_scratch_event();
+	pb = bpf_map_lookup_elem(&pg_pathbufs, &zero);
+	if (!ev || !pb)
+		return;
+	p = &ev->proc;
+	n = bpf_probe_read_user_str(p->path, sizeof(p->path), upath);
+	if (n <= 0)
+		return;
+	st = &pb->st;
+	__builtin_memset(st, 0, sizeof(*st));
+	if (base) {
+		off = pg_compose_base(pb, base);
+		if (off < 0)
+			return;
+		st->tok[0] = PG_TOK_PROC;
+		st->depth = 1;
+	}
+	if (bpf_probe_read_user_str(&pb->text[off & (PG_PATH_LEN - 1)], PG_PATH_LEN, upath) <= 0)
+		return;
+	pg_comp_reset(st);
+	lctx.pb = pb;
+	bpf_loop(off + n, pg_path_step, &lctx, 0);
+
+	/* [proc, pid|self, entry] or [proc, pid|self, task, tid, entry] */
+	if (st->overflow || st->depth < 3 || st->tok[0] != PG_TOK_PROC)
+		return;
+	if (st->tok[2] == PG_TOK_ENTRY) {
+		entry = st->val[2];
+		pid = st->val[1];
+		is_tid = 0;
+	} else if (st->depth >= 5 && st->tok[2] == PG_TOK_TASK && st->tok[3] == PG_TOK_TID &&
+		   st->tok[4] == PG_TOK_ENTRY) {
+		entry = st->val[4];
+		pid = st->val[3];
+		is_tid = 1;
+	} else {
+		return;
+	}
+	if (st->tok[1] == PG_TOK_SELF && !is_tid && !pg_report_self)
+		return;
+
+	__builtin_memset(&p->hdr, 0, sizeof(p->hdr));
+	__builtin_memset(&p->source, 0, sizeof(p->source) + sizeof(p->target));
+	p->hdr.kind = PG_EV_PROC_ACCESS;
+	p->hdr.syscall = syscall;
+	if (n >= PG_PATH_LEN)
+		p->hdr.flags |= PG_F_PATH_TRUNCATED;
+	if (base)
+		p->hdr.flags |= PG_F_PATH_RELATIVE;
+	p->entry = entry;
+	p->dirfd = dirfd;
+	p->path_len = n - 1;
+	pg_fill_current(&p->source);
+	if (!pidns)
+		pidns = p->source.pidns;
+	if (st->tok[1] == PG_TOK_SELF) {
+		pid = p->source.ns_pid; /* /proc/self/task/<tid>: resolve the tid */
+		if (is_tid)
+			pid = st->val[3];
+	}
+	p->target_arg = pid;
+	if (pg_fill_target_from_cache(&p->target, pidns, pid)) {
+		p->hdr.flags |= PG_F_TARGET_KNOWN;
+		if (!pg_report_self && p->target.pid == p->source.pid)
+			return;
+	} else if (!is_tid && pidns == p->source.pidns && (__u32)pid == p->source.ns_pid &&
+		   !pg_report_self) {
+		return;
+	}
+	pg_inflight_store(ev);
+}
+
+#define PG_PROC_SYSCALL(name, SYS, dirfd_expr, path_expr)                                     \
+	SEC("tp/syscalls/sys_enter_" #name)                                                   \
+	int pg_enter_##name(struct trace_event_raw_sys_enter *ctx)                           \
+	{                                                                                     \
+		pg_proc_enter(SYS, (__s32)(dirfd_expr), (const char *)(path_expr));           \
+		return 0;                                                                     \
+	}                                                                                     \
+	SEC("tp/syscalls/sys_exit_" #name)                                                    \
+	int pg_exit_##name(struct trace_event_raw_sys_exit *ctx)                             \
+	{                                                                                     \
+		pg_inflight_finish(ctx->ret);                                                 \
+		return 0;                                                                     \
+	}
+
+PG_PROC_SYSCALL(open, PG_SYS_OPEN, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(openat, PG_SYS_OPENAT, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(openat2, PG_SYS_OPENAT2, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(readlink, PG_SYS_READLINK, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(readlinkat, PG_SYS_READLINKAT, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(newstat, PG_SYS_STAT, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(newlstat, PG_SYS_LSTAT, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(newfstatat, PG_SYS_NEWFSTATAT, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(statx, PG_SYS_STATX, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(access, PG_SYS_ACCESS, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(faccessat, PG_SYS_FACCESSAT, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(faccessat2, PG_SYS_FACCESSAT2, ctx->args[0], ctx->args[1])
+PG_PROC_SYSCALL(chdir, PG_SYS_CHDIR, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(execve, PG_SYS_EXECVE, PG_AT_FDCWD, ctx->args[0])
+PG_PROC_SYSCALL(execveat, PG_SYS_EXECVEAT, ctx->args[0], ctx->args[1])
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Signals. Syscall entry records intent and resolves the target through the
+ * process cache (covers sig 0 and denied sends, which generate nothing);
+ * signal:signal_generate then gives the kernel's own target task and
+ * delivery result; syscall exit adds the return value and emits.
+ * signal_generate outside these syscalls is "every other signal path".
+ */
+#ifndef PODGUARD_SIGNAL_BPF_H
+#define PODGUARD_SIGNAL_BPF_H
+
+#include "common.bpf.h"
+
+#define PG_SIGCHLD 17
+#define PG_PF_EXITING 0x00000004
+
+static __always_inline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, __s32 sig)
+{
+	union pg_any_event *ev;
+	struct pg_signal_event *s;
+	__s32 who = tid > 0 ? tid : target;
+
+	if (pg_is_agent())
+		return;
+	ev = pg_scratch_event();
+	if (!ev)
+		return;
+	s = &ev->signal;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->hdr.kind = PG_EV_SIGNAL;
+	s->hdr.syscall = syscall;
+	s->sig = sig;
+	s->target_arg = target;
+	s->tid_arg = tid;
+	pg_fill_current(&s->source);
+	if (syscall != PG_SYS_PIDFD_SEND_SIGNAL &&
+	    pg_fill_target_from_cache(&s->target, s->source.pidns, who)) {
+		s->hdr.flags |= PG_F_TARGET_KNOWN;
+		if (!pg_report_self && s->target.pid == s->source.pid)
+			return;
+	}
+	pg_inflight_store(ev);
+}
+
+static __always_inline int pg_signal_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+
+	if (!ev || ev->hdr.kind != PG_EV_SIGNAL)
+		return 0;
+	/* The target may only have become known at signal_generate. */
+	if (!pg_report_self && (ev->hdr.flags & PG_F_TARGET_KNOWN) &&
+	    ev->signal.target.pid == ev->signal.source.pid) {
+		bpf_map_delete_elem(&pg_inflight, &tid);
+		return 0;
+	}
+	pg_inflight_finish(ret);
+	return 0;
+}
+
+#define PG_SIGNAL_SYSCALL(name, SYS, target_expr, tid_expr, sig_expr)                          \
+	SEC("tp/syscalls/sys_enter_" #name)                                                    \
+	int pg_enter_##name(struct trace_event_raw_sys_enter *ctx)                            \
+	{                                                                                      \
+		pg_signal_enter(SYS, (__s32)(target_expr), (__s32)(tid_expr), (__s32)(sig_expr)); \
+		return 0;                                                                      \
+	}                                                                                      \
+	SEC("tp/syscalls/sys_exit_" #name)                                                     \
+	int pg_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                      \
+		return pg_signal_exit(ctx->ret);                                               \
+	}
+
+PG_SIGNAL_SYSCALL(kill, PG_SYS_KILL, ctx->args[0], 0, ctx->args[1])
+PG_SIGNAL_SYSCALL(tkill, PG_SYS_TKILL, ctx->args[0], 0, ctx->args[1])
+PG_SIGNAL_SYSCALL(tgkill, PG_SYS_TGKILL, ctx->args[0], ctx->args[1], ctx->args[2])
+PG_SIGNAL_SYSCALL(rt_sigqueueinfo, PG_SYS_RT_SIGQUEUEINFO, ctx->args[0], 0, ctx->args[1])
+PG_SIGNAL_SYSCALL(rt_tgsigqueueinfo, PG_SYS_RT_TGSIGQUEUEINFO, ctx->args[0], ctx->args[1],
+		  ctx->args[2])
+PG_SIGNAL_SYSCALL(pidfd_send_signal, PG_SYS_PIDFD_SEND_SIGNAL, ctx->args[0], 0, ctx->args[1])
+
+SEC("raw_tp/signal_generate")
+int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	union pg_any_event *out;
+
+	if (ev) {
+		if (ev->hdr.kind != PG_EV_SIGNAL)
+			return 0; /* e.g. the SIGSTOP of PTRACE_ATTACH: the ptrace event covers it */
+		if (ev->signal.ntargets == 0) {
+			pg_fill_task(&ev->signal.target, task);
+			ev->hdr.flags |= PG_F_TARGET_KNOWN;
+			ev->signal.delivery = result + 1;
+			ev->signal.ntargets = 1;
+			return 0;
+		}
+		/* Group or broadcast kill: every further target is an event of its own. */
+		ev->signal.ntargets++;
+		if (!pg_report_self && BPF_CORE_READ(task, tgid) == ev->signal.source.pid)
+			return 0;
+		out = pg_scratch_event();
+		if (!out)
+			return 0;
+		out->signal = ev->signal;
+		pg_fill_task(&out->signal.target, task);
+		out->signal.delivery = result + 1;
+		out->hdr.flags |= PG_F_TARGET_KNOWN | PG_F_EXTRA_TARGET;
+		pg_submit(out);
+		return 0;
+	}
+
+	/* Signals the kernel sends on its own behalf to the current process,
+	 * and exit notifications, are not one process acting on another. */
+	if (pg_is_agent() || sig == PG_SIGCHLD || (BPF_CORE_READ(cur, flags) & PG_PF_EXITING))
+		return 0;
+	if (!pg_report_self && BPF_CORE_READ(task, tgid) == BPF_CORE_READ(cur, tgid))
+		return 0;
+	out = pg_scratch_event();
+	if (!out)
+		return 0;
+	__builtin_memset(&out->signal, 0, sizeof(out->signal));
+	out->hdr.kind = PG_EV_SIGNAL;
+	out->hdr.syscall = PG_SYS_KERNEL;
+	out->hdr.flags = PG_F_TARGET_KNOWN;
+	out->signal.sig = sig;
+	out->signal.delivery = result + 1;
+	out->signal.ntargets = 1;
+	pg_fill_current(&out->signal.source);
+	pg_fill_task(&out->signal.target, task);
+	out->signal.target_arg = out->signal.target.ns_pid;
+	pg_submit(out);
+	return 0;
+}
+
+#endif
