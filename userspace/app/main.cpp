@@ -1,1 +1,107 @@
-int main() { return 0; }
+// podguard: the command line. Every usage error is one line and exit 2;
+// every runtime error is one line and exit 1.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/agent.h"
+#include "loader/kernel_probe.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+uint32_t parse_size(const std::string& text) {
+    size_t pos = 0;
+    unsigned long long v = std::stoull(text, &pos);
+    std::string unit = text.substr(pos);
+    if (unit == "K" || unit == "KiB")
+        v <<= 10;
+    else if (unit == "M" || unit == "MiB")
+        v <<= 20;
+    else if (!unit.empty())
+        throw std::invalid_argument("unknown size unit '" + unit + "'");
+    if (v > (1ull << 30))
+        throw std::invalid_argument("size too large");
+    return static_cast<uint32_t>(v);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // Logs go to stderr: stdout may be the event stream.
+    auto logger = spdlog::stderr_color_mt("podguard");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    CLI::App app{"podguard: watches and polices what the containers of a pod do to each other"};
+    app.require_subcommand(1);
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+    podguard::AgentOptions run_opts;
+    std::string ringbuf_size = "16M";
+    auto* run = app.add_subcommand("run", "Load the BPF programs and report events");
+    run->add_option("--events", run_opts.events_path,
+                    "Where to write JSON lines: a file (appended) or - for stdout");
+    run->add_option("--ready-file", run_opts.ready_file,
+                    "Create this file once every hook is attached");
+    run->add_option("--ringbuf-size", ringbuf_size,
+                    "Ring buffer size, a power of two (e.g. 16M)");
+    run->add_flag("--report-self", run_opts.report_self,
+                  "Also report processes acting on themselves");
+    run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
+                  "Also write fork/exec/exit events");
+
+    bool probe_json = false;
+    auto* probe = app.add_subcommand("probe", "Report what this kernel offers and which "
+                                              "enforcement mechanism podguard would use");
+    probe->add_flag("--json", probe_json, "Machine-readable output");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "podguard: error: %s (see --help)\n", e.what());
+        return 2;
+    }
+    spdlog::set_level(spdlog::level::from_str(log_level));
+
+    if (*probe) {
+        (void)podguard::ensure_kernel_filesystems();
+        auto result = podguard::probe_kernel();
+        std::cout << (probe_json ? podguard::format_probe_json(result) + "\n"
+                                 : podguard::format_probe(result));
+        return result.can_observe ? 0 : 1;
+    }
+    if (*run) {
+        try {
+            run_opts.ringbuf_bytes = parse_size(ringbuf_size);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "podguard: error: --ringbuf-size %s: %s\n",
+                         ringbuf_size.c_str(), e.what());
+            return 2;
+        }
+        install_signal_handlers();
+        return podguard::run_agent(run_opts, g_stop);
+    }
+    return 2;
+}

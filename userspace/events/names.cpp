@@ -22,6 +22,7 @@ const char* to_string(Relation relation) {
     case Relation::ContainerToHost: return "container_to_host";
     case Relation::CrossPod: return "cross_pod";
     case Relation::Host: return "host";
+    case Relation::Unknown: return "unknown";
     }
     return "unknown";
 }

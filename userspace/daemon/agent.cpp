@@ -1,0 +1,136 @@
+#include "daemon/agent.h"
+
+#include <fstream>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "container/cgroup_resolver.h"
+#include "enrich/enricher.h"
+#include "loader/bpf_objects.h"
+#include "loader/kernel_probe.h"
+#include "output/json_sink.h"
+#include "pipeline/pipeline.h"
+#include "process/kernel_cache.h"
+#include "process/proc_scan.h"
+#include "process/process_table.h"
+
+namespace podguard {
+
+namespace {
+
+std::unordered_map<std::string, uint64_t> cgroup_ids_for(const std::vector<ProcSnapshot>& procs,
+                                                         const std::string& root) {
+    std::unordered_map<std::string, uint64_t> ids;
+    for (const auto& p : procs) {
+        if (p.cgroup_path.empty() || ids.count(p.cgroup_path))
+            continue;
+        if (auto id = CgroupResolver::cgroup_id_of(root + p.cgroup_path))
+            ids[p.cgroup_path] = *id;
+    }
+    return ids;
+}
+
+void log_enforcement(const KernelProbe& probe) {
+    if (probe.mode == EnforcementMode::Lsm)
+        spdlog::info("enforcement: lsm ({})", probe.mode_explanation);
+    else
+        spdlog::warn("enforcement: {} ({})", to_string(probe.mode), probe.mode_explanation);
+}
+
+} // namespace
+
+int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
+    if (geteuid() != 0) {
+        spdlog::error("podguard run needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
+        return 1;
+    }
+    struct stat st;
+    if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+        spdlog::error("this kernel has no BTF at /sys/kernel/btf/vmlinux; podguard needs "
+                      "CONFIG_DEBUG_INFO_BTF=y");
+        return 1;
+    }
+    auto json = JsonLinesSink::open(options.events_path, {options.lifecycle_events});
+    if (!json) {
+        spdlog::error("{}", json.error().message);
+        return 1;
+    }
+    if (auto fs = ensure_kernel_filesystems(); !fs) {
+        spdlog::error("{}", fs.error().message);
+        return 1;
+    }
+    KernelProbe probe = probe_kernel();
+    if (!probe.can_observe) {
+        for (const auto& c : probe.checks)
+            if (!c.ok && c.name != "bpf_lsm_active" && c.name != "bpf_lsm_program")
+                spdlog::error("kernel lacks {}: {}", c.name, c.detail);
+        return 1;
+    }
+    log_enforcement(probe);
+
+    auto cgroup_root = find_cgroup2_root();
+    if (!cgroup_root) {
+        spdlog::error("{}", cgroup_root.error().message);
+        return 1;
+    }
+    CgroupResolver cgroups(*cgroup_root);
+
+    route_libbpf_logs_to_spdlog();
+    LoadOptions load;
+    load.ringbuf_bytes = options.ringbuf_bytes;
+    load.report_self = options.report_self;
+    load.agent_tgid = static_cast<uint32_t>(getpid());
+    auto bpf = BpfObjects::load(load);
+    if (!bpf) {
+        spdlog::error("{}", bpf.error().message);
+        return 1;
+    }
+    // Attach before scanning /proc: a process born in between is then seen
+    // by the fork hook rather than missed by both.
+    if (auto a = (*bpf)->attach(); !a) {
+        spdlog::error("{}", a.error().message);
+        return 1;
+    }
+    auto threads = scan_processes(true);
+    auto ids = cgroup_ids_for(threads, cgroups.root());
+    auto seeded = seed_kernel_cache((*bpf)->pids_fd(), (*bpf)->procs_fd(), threads, ids);
+    if (!seeded) {
+        spdlog::error("{}", seeded.error().message);
+        return 1;
+    }
+    ProcessTable processes;
+    processes.seed(threads, ids);
+
+    Enricher enricher(cgroups, processes);
+    Pipeline pipeline((*bpf)->events_fd(), (*bpf)->lost_fd(), (*bpf)->ringbuf_bytes(), processes,
+                      enricher);
+    if (auto o = pipeline.open(); !o) {
+        spdlog::error("{}", o.error().message);
+        return 1;
+    }
+    pipeline.add_sink(json->get());
+
+    spdlog::info("podguard ready: {} programs attached, {} processes and {} threads known, "
+                 "events to {}",
+                 (*bpf)->programs().size(), seeded->processes, seeded->threads,
+                 options.events_path == "-" ? "stdout" : options.events_path);
+    if (!options.ready_file.empty()) {
+        std::ofstream ready(options.ready_file);
+        ready << getpid() << "\n";
+    }
+
+    auto ran = pipeline.run(stop);
+    pg_lost_counters lost = pipeline.read_lost();
+    spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "
+                 "undecodable",
+                 pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors);
+    if (!ran) {
+        spdlog::error("{}", ran.error().message);
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace podguard

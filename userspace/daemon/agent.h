@@ -1,0 +1,23 @@
+// `podguard run`: assembles loader, process cache, pipeline and sinks, and
+// runs until asked to stop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace podguard {
+
+struct AgentOptions {
+    std::string events_path = "-";
+    std::string ready_file;              // created once every hook is attached
+    uint32_t ringbuf_bytes = 16u << 20;
+    bool report_self = false;
+    bool lifecycle_events = false;
+    std::string metrics_address = "127.0.0.1:9417"; // empty: no metrics endpoint
+};
+
+// Returns the process exit code. Errors are logged as one line each.
+int run_agent(const AgentOptions& options, const std::atomic<bool>& stop);
+
+} // namespace podguard

@@ -1,0 +1,82 @@
+#include "enrich/enricher.h"
+
+#include "process/proc_scan.h"
+#include "relation/relation.h"
+
+namespace podguard {
+
+namespace {
+
+int target_arg_of(const Event& e) {
+    if (auto* s = std::get_if<SignalDetail>(&e.detail))
+        return s->tid_arg > 0 ? s->tid_arg : s->target_arg;
+    if (auto* p = std::get_if<PtraceDetail>(&e.detail))
+        return p->target_arg;
+    if (auto* a = std::get_if<ProcAccessDetail>(&e.detail))
+        return a->target_arg;
+    return 0;
+}
+
+bool is_pidfd(const Event& e) {
+    auto* s = std::get_if<SignalDetail>(&e.detail);
+    return s && s->syscall == "pidfd_send_signal";
+}
+
+} // namespace
+
+void Enricher::resolve_unknown_target(Event& e) {
+    int arg = target_arg_of(e);
+    if (e.target.known || arg <= 0 || is_pidfd(e))
+        return;
+    // The kernel cache missed (a process older than the agent that the seed
+    // raced with): the user-space table may still know the number.
+    const ProcessRecord* r = e.source.pidns == host_pidns_inode()
+                                 ? processes_.find(arg)
+                                 : processes_.find_in_namespace(e.source.pidns, arg);
+    if (!r || r->exited_ns)
+        return;
+    Party& t = e.target;
+    t.known = true;
+    t.pid = t.tid = r->pid;
+    t.ns_pid = t.ns_tid = r->ns_pid;
+    t.uid = t.euid = r->uid;
+    t.pidns = r->pidns;
+    t.mntns = r->mntns;
+    t.cgroup_id = r->cgroup_id;
+    t.start_ns = r->start_ns;
+    t.ppid = r->ppid;
+    t.comm = r->comm;
+}
+
+void Enricher::enrich_party(Party& p) {
+    if (!p.known)
+        return;
+    if (const ProcessRecord* r = processes_.find(p.pid); r && r->start_ns / 10000000 ==
+                                                               p.start_ns / 10000000)
+        p.exe = r->exe;
+    else if (r && p.exe.empty())
+        p.exe = r->exe;
+    if (auto id = cgroups_.identity_of(p.cgroup_id)) {
+        ContainerInfo c;
+        c.id = id->container_id;
+        c.runtime = id->runtime;
+        c.pod_uid = !id->pod_uid.empty() ? id->pod_uid : id->pod_id;
+        p.container = std::move(c);
+    }
+    if (metadata_)
+        metadata_(p);
+}
+
+void Enricher::enrich(Event& e) {
+    enrich_party(e.source);
+    if (e.kind == EventKind::Signal || e.kind == EventKind::Ptrace ||
+        e.kind == EventKind::ProcAccess) {
+        resolve_unknown_target(e);
+        enrich_party(e.target);
+        e.relation = classify_relation(e.source, e.target);
+    } else {
+        e.relation = e.source.container ? Relation::SameContainer : Relation::Host;
+    }
+}
+
+} // namespace podguard

@@ -1,0 +1,230 @@
+#include "output/json_event.h"
+
+#include <ctime>
+#include <fmt/format.h>
+
+#include "events/names.h"
+
+namespace podguard {
+
+namespace {
+
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    size_t len = c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (!len || i + len > s.size())
+        return 0;
+    for (size_t k = 1; k < len; ++k)
+        if ((b(i + k) & 0xC0) != 0x80)
+            return 0;
+    // Overlong or surrogate forms.
+    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0) ||
+        (c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))
+        return 0;
+    return len;
+}
+
+void key(std::string& out, const char* name) {
+    out += '"';
+    out += name;
+    out += "\":";
+}
+
+void str_field(std::string& out, const char* name, std::string_view value) {
+    key(out, name);
+    out += '"';
+    append_json_string(value, out);
+    out += "\",";
+}
+
+template <class T> void num_field(std::string& out, const char* name, T value) {
+    key(out, name);
+    fmt::format_to(std::back_inserter(out), "{},", value);
+}
+
+void close_object(std::string& out) {
+    if (out.back() == ',')
+        out.back() = '}';
+    else
+        out += '}';
+}
+
+void append_party(const Party& p, std::string& out) {
+    out += '{';
+    if (!p.known) {
+        out += "\"pid\":null,\"tid\":null,\"ns_pid\":null,\"uid\":null,\"comm\":null,"
+               "\"exe\":null,\"cgroup_id\":null,\"container\":null,\"pod\":null}";
+        return;
+    }
+    num_field(out, "pid", p.pid);
+    num_field(out, "tid", p.tid);
+    num_field(out, "ns_pid", p.ns_pid);
+    num_field(out, "ns_tid", p.ns_tid);
+    num_field(out, "uid", p.uid);
+    num_field(out, "euid", p.euid);
+    num_field(out, "ppid", p.ppid);
+    str_field(out, "comm", p.comm);
+    str_field(out, "exe", p.exe);
+    num_field(out, "cgroup_id", p.cgroup_id);
+    num_field(out, "pidns", p.pidns);
+    num_field(out, "mntns", p.mntns);
+    key(out, "container");
+    if (p.container) {
+        out += '{';
+        str_field(out, "id", p.container->id);
+        str_field(out, "runtime", p.container->runtime);
+        if (!p.container->name.empty())
+            str_field(out, "name", p.container->name);
+        if (!p.container->image.empty())
+            str_field(out, "image", p.container->image);
+        if (!p.container->pod_uid.empty())
+            str_field(out, "pod_uid", p.container->pod_uid);
+        close_object(out);
+        out += ',';
+    } else {
+        out += "null,";
+    }
+    key(out, "pod");
+    if (p.pod) {
+        out += '{';
+        str_field(out, "namespace", p.pod->namespace_);
+        str_field(out, "name", p.pod->name);
+        str_field(out, "uid", p.pod->uid);
+        key(out, "labels");
+        out += '{';
+        for (const auto& [k, v] : p.pod->labels) {
+            out += '"';
+            append_json_string(k, out);
+            out += "\":\"";
+            append_json_string(v, out);
+            out += "\",";
+        }
+        close_object(out);
+        out += ',';
+        close_object(out);
+    } else {
+        out += "null";
+    }
+    out += '}';
+}
+
+} // namespace
+
+void append_json_string(std::string_view in, std::string& out) {
+    for (size_t i = 0; i < in.size();) {
+        unsigned char c = static_cast<unsigned char>(in[i]);
+        if (c < 0x80) {
+            switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20)
+                    fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+                else
+                    out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        size_t len = utf8_sequence_length(in, i);
+        if (len) {
+            out.append(in.substr(i, len));
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+}
+
+std::string format_rfc3339_ns(uint64_t realtime_ns) {
+    time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                       realtime_ns % 1000000000ull);
+}
+
+void append_event_json(const Event& e, std::string& out) {
+    out += '{';
+    str_field(out, "time", format_rfc3339_ns(e.time_ns));
+    str_field(out, "kind", to_string(e.kind));
+    str_field(out, "action", to_string(e.action));
+    str_field(out, "relation", to_string(e.relation));
+    if (e.policy_rule)
+        num_field(out, "policy_rule", e.policy_rule);
+    key(out, "source");
+    append_party(e.source, out);
+    out += ',';
+    const bool lifecycle =
+        e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
+    if (!lifecycle) {
+        key(out, "target");
+        append_party(e.target, out);
+        out += ',';
+    }
+    if (auto* s = std::get_if<SignalDetail>(&e.detail)) {
+        key(out, "signal");
+        out += '{';
+        num_field(out, "number", s->number);
+        str_field(out, "name", signal_name(s->number));
+        str_field(out, "syscall", s->syscall);
+        num_field(out, "result", s->result);
+        num_field(out, "target_arg", s->target_arg);
+        if (s->tid_arg)
+            num_field(out, "tid_arg", s->tid_arg);
+        if (!s->delivery.empty())
+            str_field(out, "delivery", s->delivery);
+        if (s->ntargets > 1 || s->extra_target)
+            num_field(out, "targets", s->ntargets);
+        close_object(out);
+    } else if (auto* p = std::get_if<PtraceDetail>(&e.detail)) {
+        key(out, "ptrace");
+        out += '{';
+        num_field(out, "request", p->request);
+        if (p->syscall == "ptrace")
+            str_field(out, "request_name", ptrace_request_name(p->request));
+        str_field(out, "syscall", p->syscall);
+        num_field(out, "result", p->result);
+        num_field(out, "target_arg", p->target_arg);
+        close_object(out);
+    } else if (auto* a = std::get_if<ProcAccessDetail>(&e.detail)) {
+        key(out, "proc_access");
+        out += '{';
+        str_field(out, "path", a->path);
+        str_field(out, "entry", a->entry);
+        str_field(out, "syscall", a->syscall);
+        num_field(out, "result", a->result);
+        num_field(out, "target_arg", a->target_arg);
+        if (a->dirfd != -100)
+            num_field(out, "dirfd", a->dirfd);
+        if (a->truncated)
+            out += "\"truncated\":true,";
+        close_object(out);
+    } else if (auto* pr = std::get_if<ProcessDetail>(&e.detail)) {
+        key(out, "process");
+        out += '{';
+        if (e.kind == EventKind::Exec) {
+            str_field(out, "filename", pr->filename);
+            str_field(out, "args", pr->args);
+        }
+        if (e.kind == EventKind::Exit)
+            num_field(out, "exit_code", pr->exit_code);
+        close_object(out);
+    }
+    close_object(out);
+}
+
+std::string event_to_json(const Event& e) {
+    std::string out;
+    out.reserve(1024);
+    append_event_json(e, out);
+    return out;
+}
+
+} // namespace podguard

@@ -1,0 +1,61 @@
+#include "output/json_sink.h"
+
+#include <cerrno>
+#include <cstring>
+#include <spdlog/spdlog.h>
+
+#include "output/json_event.h"
+
+namespace podguard {
+
+namespace {
+constexpr size_t kFlushAt = 256 * 1024;
+}
+
+Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path,
+                                                           JsonSinkOptions options) {
+    if (path == "-" || path.empty())
+        return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, false, options));
+    FILE* f = fopen(path.c_str(), "ae");
+    if (!f)
+        return make_error("cannot open events file " + path + ": " + strerror(errno));
+    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, true, options));
+}
+
+JsonLinesSink::~JsonLinesSink() {
+    flush();
+    if (owned_)
+        fclose(file_);
+}
+
+void JsonLinesSink::consume(const Event& event) noexcept {
+    if (!options_.lifecycle && (event.kind == EventKind::Fork || event.kind == EventKind::Exec ||
+                                event.kind == EventKind::Exit))
+        return;
+    try {
+        append_event_json(event, buffer_);
+        buffer_ += '\n';
+        ++written_;
+    } catch (const std::exception& e) {
+        ++write_errors_;
+        return;
+    }
+    if (buffer_.size() >= kFlushAt)
+        flush();
+}
+
+void JsonLinesSink::flush() noexcept {
+    if (buffer_.empty())
+        return;
+    size_t n = fwrite(buffer_.data(), 1, buffer_.size(), file_);
+    if (n != buffer_.size() || fflush(file_) != 0) {
+        // Keep running: the store and metrics still see events. Say so, but
+        // not once per event.
+        if (write_errors_++ % 1000 == 0)
+            spdlog::error("cannot write events: {}", strerror(errno));
+        clearerr(file_);
+    }
+    buffer_.clear();
+}
+
+} // namespace podguard

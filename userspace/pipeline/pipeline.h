@@ -1,0 +1,72 @@
+// Ring buffer -> decode -> process table -> enrich -> sinks, on one thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "common/result.h"
+#include "decode/decode.h"
+#include "enrich/enricher.h"
+#include "pipeline/event_sink.h"
+#include "podguard.h"
+#include "process/process_table.h"
+
+struct ring_buffer;
+
+namespace podguard {
+
+struct PipelineStats {
+    uint64_t records = 0;
+    uint64_t decode_errors = 0;
+    std::array<uint64_t, PG_EV_KIND_MAX> by_kind{};
+};
+
+class Pipeline {
+  public:
+    Pipeline(int ringbuf_fd, int lost_fd, uint32_t ringbuf_bytes, ProcessTable& processes,
+             Enricher& enricher);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    Status open();
+    void add_sink(EventSink* sink) { sinks_.push_back(sink); }
+    // Polls until stop is set, then drains what is left.
+    Status run(const std::atomic<bool>& stop, int poll_timeout_ms = 100);
+    // One poll round; returns records consumed or an error.
+    Result<int> poll_once(int timeout_ms);
+
+    pg_lost_counters read_lost() const; // summed over CPUs
+    uint64_t ringbuf_used_bytes() const;
+    uint32_t ringbuf_bytes() const { return ringbuf_bytes_; }
+    const PipelineStats& stats() const { return stats_; }
+
+    // Called about once a second on the pipeline thread (metrics, expiry).
+    void set_tick(std::function<void()> tick) { tick_ = std::move(tick); }
+
+  private:
+    static int on_record(void* ctx, void* data, size_t size) noexcept;
+    void handle(const void* data, size_t size);
+    void periodic();
+
+    int ringbuf_fd_;
+    int lost_fd_;
+    uint32_t ringbuf_bytes_;
+    ProcessTable& processes_;
+    Enricher& enricher_;
+    TimeBase time_;
+    struct ring_buffer* rb_ = nullptr;
+    std::vector<EventSink*> sinks_;
+    PipelineStats stats_;
+    uint64_t last_tick_ns_ = 0;
+    uint64_t last_lost_total_ = 0;
+    std::function<void()> tick_;
+    void* consumer_page_ = nullptr;
+    void* producer_page_ = nullptr;
+};
+
+uint64_t lost_total(const pg_lost_counters& c);
+
+} // namespace podguard

@@ -1,0 +1,106 @@
+#include "process/process_table.h"
+
+#include <cstring>
+
+namespace podguard {
+
+ProcessRecord& ProcessTable::upsert(const pg_task& t) {
+    ProcessRecord& r = by_pid_[t.pid];
+    if (r.start_ns != t.start_ns || r.exited_ns) {
+        // A reused pid is a new process: drop what belonged to the old one.
+        r = ProcessRecord{};
+    }
+    r.pid = t.pid;
+    r.ppid = t.ppid;
+    r.ns_pid = t.ns_pid;
+    r.pidns = t.pidns;
+    r.mntns = t.mntns;
+    r.uid = t.uid;
+    r.cgroup_id = t.cgroup_id;
+    r.start_ns = t.start_ns;
+    r.comm.assign(t.comm, strnlen(t.comm, sizeof(t.comm)));
+    by_ns_pid_[ns_key(t.pidns, t.ns_pid)] = t.pid;
+    return r;
+}
+
+void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots,
+                        const std::unordered_map<std::string, uint64_t>& cgroup_ids) {
+    for (const auto& s : snapshots) {
+        if (s.tid != s.tgid)
+            continue;
+        ProcessRecord& r = by_pid_[s.tgid];
+        r.pid = s.tgid;
+        r.ppid = s.ppid;
+        r.ns_pid = s.nspids.empty() ? s.tgid : s.nspids.back();
+        r.pidns = s.pidns;
+        r.mntns = s.mntns;
+        r.uid = s.uid;
+        r.start_ns = s.start_ns;
+        r.comm = s.comm;
+        r.exe = s.exe;
+        r.args = s.args;
+        if (auto it = cgroup_ids.find(s.cgroup_path); it != cgroup_ids.end())
+            r.cgroup_id = it->second;
+        by_ns_pid_[ns_key(r.pidns, r.ns_pid)] = r.pid;
+    }
+}
+
+void ProcessTable::on_fork(const pg_task& task) {
+    // The child runs its parent's image until it execs.
+    const ProcessRecord* parent = find(task.ppid);
+    std::string exe = parent ? parent->exe : std::string();
+    std::string args = parent ? parent->args : std::string();
+    ProcessRecord& r = upsert(task);
+    r.exe = std::move(exe);
+    r.args = std::move(args);
+}
+
+void ProcessTable::on_exec(const pg_task& task, std::string filename, std::string args) {
+    ProcessRecord& r = upsert(task);
+    r.exe = std::move(filename);
+    r.args = std::move(args);
+}
+
+void ProcessTable::on_exit(const pg_task& task, uint64_t now_boot_ns) {
+    auto it = by_pid_.find(task.pid);
+    if (it != by_pid_.end() && it->second.start_ns == task.start_ns)
+        it->second.exited_ns = now_boot_ns ? now_boot_ns : 1;
+}
+
+void ProcessTable::expire(uint64_t now_boot_ns, uint64_t keep_ns) {
+    for (auto it = by_pid_.begin(); it != by_pid_.end();) {
+        const ProcessRecord& r = it->second;
+        if (r.exited_ns && r.exited_ns + keep_ns < now_boot_ns) {
+            auto ns = by_ns_pid_.find(ns_key(r.pidns, r.ns_pid));
+            if (ns != by_ns_pid_.end() && ns->second == r.pid)
+                by_ns_pid_.erase(ns);
+            it = by_pid_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+const ProcessRecord* ProcessTable::find(uint32_t pid) const {
+    auto it = by_pid_.find(pid);
+    return it == by_pid_.end() ? nullptr : &it->second;
+}
+
+const ProcessRecord* ProcessTable::find_in_namespace(uint32_t pidns, uint32_t ns_pid) const {
+    auto it = by_ns_pid_.find(ns_key(pidns, ns_pid));
+    return it == by_ns_pid_.end() ? nullptr : find(it->second);
+}
+
+std::vector<const ProcessRecord*> ProcessTable::ancestry(uint32_t pid, size_t max_depth) const {
+    std::vector<const ProcessRecord*> out;
+    const ProcessRecord* r = find(pid);
+    while (r && out.size() < max_depth) {
+        out.push_back(r);
+        if (r->pid <= 1 || r->ppid == r->pid)
+            break;
+        r = find(r->ppid);
+    }
+    return out;
+}
+
+} // namespace podguard
