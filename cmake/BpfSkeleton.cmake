@@ -37,7 +37,7 @@ function(bpf_skeleton target source)
     VERBATIM)
   add_custom_command(
     OUTPUT ${_skel}
-    COMMAND ${BPFTOOL} gen skeleton ${_obj} name ${_name} > ${_skel}
+    COMMAND ${BPFTOOL} gen skeleton ${_obj} name ${_name}_bpf > ${_skel}
     DEPENDS ${_obj}
     COMMENT "Skeleton ${_name}.skel.h"
     VERBATIM)

@@ -41,17 +41,17 @@ void route_libbpf_logs_to_spdlog() { libbpf_set_print(libbpf_log); }
 Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options) {
     if (!power_of_two(options.ringbuf_bytes) || options.ringbuf_bytes < 4096)
         return make_error("ring buffer size must be a power of two of at least 4096 bytes");
-    struct ::podguard* skel = podguard__open();
+    struct ::podguard_bpf* skel = podguard_bpf__open();
     if (!skel)
         return make_error(std::string("cannot open BPF object: ") + strerror(errno));
     skel->rodata->pg_agent_tgid = options.agent_tgid;
     skel->rodata->pg_report_self = options.report_self ? 1 : 0;
     if (int err = bpf_map__set_max_entries(skel->maps.pg_events, options.ringbuf_bytes)) {
-        podguard__destroy(skel);
+        podguard_bpf__destroy(skel);
         return make_error(std::string("cannot size ring buffer: ") + strerror(-err));
     }
-    if (int err = podguard__load(skel)) {
-        podguard__destroy(skel);
+    if (int err = podguard_bpf__load(skel)) {
+        podguard_bpf__destroy(skel);
         return make_error(std::string("cannot load BPF programs into the kernel: ") +
                           strerror(-err) +
                           (err == -EPERM ? " (podguard needs root: CAP_BPF, CAP_PERFMON, "
@@ -64,7 +64,7 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
     return objects;
 }
 
-BpfObjects::~BpfObjects() { podguard__destroy(skel_); }
+BpfObjects::~BpfObjects() { podguard_bpf__destroy(skel_); }
 
 Status BpfObjects::fill_proc_names() {
     int fd = bpf_map__fd(skel_->maps.pg_proc_names);
@@ -87,7 +87,7 @@ Status BpfObjects::fill_proc_names() {
 }
 
 Status BpfObjects::attach() {
-    if (int err = podguard__attach(skel_))
+    if (int err = podguard_bpf__attach(skel_))
         return make_error(std::string("cannot attach BPF programs: ") + strerror(-err) +
                           (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)"
                                           : ""));

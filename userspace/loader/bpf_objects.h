@@ -9,7 +9,7 @@
 
 #include "common/result.h"
 
-struct podguard; // bpftool skeleton
+struct podguard_bpf; // bpftool skeleton
 
 namespace podguard {
 
@@ -41,11 +41,11 @@ class BpfObjects {
     std::vector<ProgramInfo> programs() const;
 
   private:
-    explicit BpfObjects(struct ::podguard* skel, uint32_t ringbuf_bytes)
+    explicit BpfObjects(struct ::podguard_bpf* skel, uint32_t ringbuf_bytes)
         : skel_(skel), ringbuf_bytes_(ringbuf_bytes) {}
     Status fill_proc_names();
 
-    struct ::podguard* skel_;
+    struct ::podguard_bpf* skel_;
     uint32_t ringbuf_bytes_;
 };
 
