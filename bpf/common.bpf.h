@@ -103,24 +103,55 @@ static __always_inline __u32 pg_event_size(__u16 kind)
 	}
 }
 
+/* Waking the reader costs the producer about a microsecond. Wake it for
+ * the first event after a quiet spell, and then at most every
+ * PG_WAKEUP_INTERVAL_NS per CPU or when data piles up; the reader's own poll
+ * timeout picks up the rest. */
+#define PG_WAKEUP_INTERVAL_NS (5 * 1000 * 1000)
+#define PG_WAKEUP_BYTES (256 * 1024)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pg_last_wakeup SEC(".maps");
+
+static __always_inline __u64 pg_wakeup_flag(__u64 now)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&pg_last_wakeup, &zero);
+
+	if (!last)
+		return 0;
+	if (now - *last >= PG_WAKEUP_INTERVAL_NS ||
+	    bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= PG_WAKEUP_BYTES) {
+		*last = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void pg_submit(union pg_any_event *ev)
 {
 	__u16 kind = ev->hdr.kind;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 flags = pg_wakeup_flag(now);
 	long err;
 
-	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.time_ns = now;
 	switch (kind) {
 	case PG_EV_SIGNAL:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_signal_event), 0);
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_signal_event), flags);
 		break;
 	case PG_EV_PTRACE:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_ptrace_event), 0);
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_ptrace_event), flags);
 		break;
 	case PG_EV_PROC_ACCESS:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_proc_access_event), 0);
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_proc_access_event), flags);
 		break;
 	default:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_process_event), 0);
+		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_process_event), flags);
 		break;
 	}
 	if (err)

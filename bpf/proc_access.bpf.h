@@ -272,7 +272,7 @@ static __always_inline struct dentry *pg_procfs_base(__s32 dirfd, __u32 *pidns)
 	return dentry;
 }
 
-static __always_inline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath)
+static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath)
 {
 	char head[8] = {};
 	union pg_any_event *ev;
@@ -378,35 +378,5 @@ static __always_inline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char
 	}
 	pg_inflight_store(ev);
 }
-
-#define PG_PROC_SYSCALL(name, SYS, dirfd_expr, path_expr)                                     \
-	SEC("tp/syscalls/sys_enter_" #name)                                                   \
-	int pg_enter_##name(struct trace_event_raw_sys_enter *ctx)                           \
-	{                                                                                     \
-		pg_proc_enter(SYS, (__s32)(dirfd_expr), (const char *)(path_expr));           \
-		return 0;                                                                     \
-	}                                                                                     \
-	SEC("tp/syscalls/sys_exit_" #name)                                                    \
-	int pg_exit_##name(struct trace_event_raw_sys_exit *ctx)                             \
-	{                                                                                     \
-		pg_inflight_finish(ctx->ret);                                                 \
-		return 0;                                                                     \
-	}
-
-PG_PROC_SYSCALL(open, PG_SYS_OPEN, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(openat, PG_SYS_OPENAT, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(openat2, PG_SYS_OPENAT2, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(readlink, PG_SYS_READLINK, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(readlinkat, PG_SYS_READLINKAT, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(newstat, PG_SYS_STAT, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(newlstat, PG_SYS_LSTAT, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(newfstatat, PG_SYS_NEWFSTATAT, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(statx, PG_SYS_STATX, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(access, PG_SYS_ACCESS, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(faccessat, PG_SYS_FACCESSAT, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(faccessat2, PG_SYS_FACCESSAT2, ctx->args[0], ctx->args[1])
-PG_PROC_SYSCALL(chdir, PG_SYS_CHDIR, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(execve, PG_SYS_EXECVE, PG_AT_FDCWD, ctx->args[0])
-PG_PROC_SYSCALL(execveat, PG_SYS_EXECVEAT, ctx->args[0], ctx->args[1])
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* ptrace(2) and process_vm_readv/writev(2): one process reading or steering
- * another's memory. Target resolved through the process cache at entry. */
+ * another's memory. Target resolved through the process cache at entry
+ * (dispatched from syscalls.bpf.h); the exit adds the result. */
 #ifndef PODGUARD_PTRACE_BPF_H
 #define PODGUARD_PTRACE_BPF_H
 
@@ -8,7 +9,7 @@
 
 #define PG_PTRACE_TRACEME 0
 
-static __always_inline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
+static __noinline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
 {
 	union pg_any_event *ev;
 	struct pg_ptrace_event *p;
@@ -40,48 +41,6 @@ static __always_inline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 
 			return;
 	}
 	pg_inflight_store(ev);
-}
-
-SEC("tp/syscalls/sys_enter_ptrace")
-int pg_enter_ptrace(struct trace_event_raw_sys_enter *ctx)
-{
-	pg_ptrace_enter(PG_SYS_PTRACE, (__s64)ctx->args[0], (__s32)ctx->args[1]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_process_vm_readv")
-int pg_enter_process_vm_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	pg_ptrace_enter(PG_SYS_PROCESS_VM_READV, 0, (__s32)ctx->args[0]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_process_vm_writev")
-int pg_enter_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	pg_ptrace_enter(PG_SYS_PROCESS_VM_WRITEV, 0, (__s32)ctx->args[0]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_ptrace")
-int pg_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
-{
-	pg_inflight_finish(ctx->ret);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_process_vm_readv")
-int pg_exit_process_vm_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	pg_inflight_finish(ctx->ret);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_process_vm_writev")
-int pg_exit_process_vm_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	pg_inflight_finish(ctx->ret);
-	return 0;
 }
 
 #endif

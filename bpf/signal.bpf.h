@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Signals. Syscall entry records intent and resolves the target through the
+ * Signals. Syscall entry (dispatched from syscalls.bpf.h) records intent and resolves the target through the
  * process cache (covers sig 0 and denied sends, which generate nothing);
  * signal:signal_generate then gives the kernel's own target task and
  * delivery result; syscall exit adds the return value and emits.
@@ -14,7 +14,7 @@
 #define PG_SIGCHLD 17
 #define PG_PF_EXITING 0x00000004
 
-static __always_inline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, __s32 sig)
+static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, __s32 sig)
 {
 	union pg_any_event *ev;
 	struct pg_signal_event *s;
@@ -58,27 +58,6 @@ static __always_inline int pg_signal_exit(long ret)
 	pg_inflight_finish(ret);
 	return 0;
 }
-
-#define PG_SIGNAL_SYSCALL(name, SYS, target_expr, tid_expr, sig_expr)                          \
-	SEC("tp/syscalls/sys_enter_" #name)                                                    \
-	int pg_enter_##name(struct trace_event_raw_sys_enter *ctx)                            \
-	{                                                                                      \
-		pg_signal_enter(SYS, (__s32)(target_expr), (__s32)(tid_expr), (__s32)(sig_expr)); \
-		return 0;                                                                      \
-	}                                                                                      \
-	SEC("tp/syscalls/sys_exit_" #name)                                                     \
-	int pg_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
-	{                                                                                      \
-		return pg_signal_exit(ctx->ret);                                               \
-	}
-
-PG_SIGNAL_SYSCALL(kill, PG_SYS_KILL, ctx->args[0], 0, ctx->args[1])
-PG_SIGNAL_SYSCALL(tkill, PG_SYS_TKILL, ctx->args[0], 0, ctx->args[1])
-PG_SIGNAL_SYSCALL(tgkill, PG_SYS_TGKILL, ctx->args[0], ctx->args[1], ctx->args[2])
-PG_SIGNAL_SYSCALL(rt_sigqueueinfo, PG_SYS_RT_SIGQUEUEINFO, ctx->args[0], 0, ctx->args[1])
-PG_SIGNAL_SYSCALL(rt_tgsigqueueinfo, PG_SYS_RT_TGSIGQUEUEINFO, ctx->args[0], ctx->args[1],
-		  ctx->args[2])
-PG_SIGNAL_SYSCALL(pidfd_send_signal, PG_SYS_PIDFD_SEND_SIGNAL, ctx->args[0], 0, ctx->args[1])
 
 SEC("raw_tp/signal_generate")
 int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,

@@ -43,7 +43,8 @@ TEST(JsonEvent, SignalEventCarriesEveryContractField) {
     EXPECT_EQ(j["action"], "allowed");
     EXPECT_EQ(j["relation"], "same_pod");
     for (const char* side : {"source", "target"})
-        for (const char* f : {"pid", "tid", "ns_pid", "uid", "comm", "exe", "cgroup_id", "container"})
+        for (const char* f :
+             {"pid", "tid", "ns_pid", "uid", "comm", "exe", "cgroup_id", "container"})
             EXPECT_TRUE(j[side].contains(f)) << side << "." << f;
     EXPECT_EQ(j["source"]["container"]["id"], std::string(64, 'a'));
     EXPECT_EQ(j["source"]["container"]["runtime"], "libpod");

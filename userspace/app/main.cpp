@@ -15,7 +15,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void on_stop_signal(int) { g_stop.store(true); }
+void on_stop_signal(int) {
+    g_stop.store(true);
+}
 
 void install_signal_handlers() {
     struct sigaction sa {};
@@ -61,8 +63,7 @@ int main(int argc, char** argv) {
                     "Where to write JSON lines: a file (appended) or - for stdout");
     run->add_option("--ready-file", run_opts.ready_file,
                     "Create this file once every hook is attached");
-    run->add_option("--ringbuf-size", ringbuf_size,
-                    "Ring buffer size, a power of two (e.g. 16M)");
+    run->add_option("--ringbuf-size", ringbuf_size, "Ring buffer size, a power of two (e.g. 16M)");
     run->add_flag("--report-self", run_opts.report_self,
                   "Also report processes acting on themselves");
     run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
@@ -96,8 +97,8 @@ int main(int argc, char** argv) {
         try {
             run_opts.ringbuf_bytes = parse_size(ringbuf_size);
         } catch (const std::exception& e) {
-            std::fprintf(stderr, "podguard: error: --ringbuf-size %s: %s\n",
-                         ringbuf_size.c_str(), e.what());
+            std::fprintf(stderr, "podguard: error: --ringbuf-size %s: %s\n", ringbuf_size.c_str(),
+                         e.what());
             return 2;
         }
         install_signal_handlers();

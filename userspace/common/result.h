@@ -48,6 +48,8 @@ template <> class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message) {
+    return Error{std::move(message)};
+}
 
 } // namespace podguard

@@ -10,7 +10,7 @@ namespace podguard {
 
 struct AgentOptions {
     std::string events_path = "-";
-    std::string ready_file;              // created once every hook is attached
+    std::string ready_file; // created once every hook is attached
     uint32_t ringbuf_bytes = 16u << 20;
     bool report_self = false;
     bool lifecycle_events = false;

@@ -37,16 +37,22 @@ Party decode_party(const pg_task& t, bool known) {
 
 Action decode_action(uint8_t action) {
     switch (action) {
-    case PG_ACT_AUDITED: return Action::Audited;
-    case PG_ACT_BLOCKED: return Action::Blocked;
-    case PG_ACT_KILLED: return Action::Killed;
-    default: return Action::Allowed;
+    case PG_ACT_AUDITED:
+        return Action::Audited;
+    case PG_ACT_BLOCKED:
+        return Action::Blocked;
+    case PG_ACT_KILLED:
+        return Action::Killed;
+    default:
+        return Action::Allowed;
     }
 }
 
 namespace {
 
-template <class Raw> bool fits(size_t size) { return size >= sizeof(Raw); }
+template <class Raw> bool fits(size_t size) {
+    return size >= sizeof(Raw);
+}
 
 } // namespace
 
@@ -65,8 +71,8 @@ Result<Event> decode_record(const void* data, size_t size, const TimeBase& time)
     pg_header h;
     memcpy(&h, data, sizeof(h));
     auto too_short = [&](const char* what) {
-        return make_error(std::string("truncated ") + what + " record of " +
-                          std::to_string(size) + " bytes");
+        return make_error(std::string("truncated ") + what + " record of " + std::to_string(size) +
+                          " bytes");
     };
     switch (h.kind) {
     case PG_EV_SIGNAL:

@@ -11,9 +11,8 @@ Event decode_process(const pg_process_event& raw, const TimeBase& time) {
     Event e = decode_event_header(raw.hdr, kind, time);
     e.source = decode_party(raw.task, true);
     ProcessDetail d;
-    d.filename.assign(raw.filename,
-                      strnlen(raw.filename, std::min<size_t>(raw.filename_len + 1,
-                                                             sizeof(raw.filename))));
+    d.filename.assign(raw.filename, strnlen(raw.filename, std::min<size_t>(raw.filename_len + 1,
+                                                                           sizeof(raw.filename))));
     size_t n = std::min<size_t>(raw.args_len, sizeof(raw.args));
     d.args.assign(raw.args, n);
     while (!d.args.empty() && d.args.back() == '\0')

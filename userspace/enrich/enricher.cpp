@@ -51,8 +51,8 @@ void Enricher::resolve_unknown_target(Event& e) {
 void Enricher::enrich_party(Party& p) {
     if (!p.known)
         return;
-    if (const ProcessRecord* r = processes_.find(p.pid); r && r->start_ns / 10000000 ==
-                                                               p.start_ns / 10000000)
+    if (const ProcessRecord* r = processes_.find(p.pid);
+        r && r->start_ns / 10000000 == p.start_ns / 10000000)
         p.exe = r->exe;
     else if (r && p.exe.empty())
         p.exe = r->exe;

@@ -12,7 +12,15 @@ namespace podguard {
 
 enum class EventKind { Signal, Ptrace, ProcAccess, Fork, Exec, Exit };
 // Unknown: the target could not be resolved (it did not exist, e.g. ESRCH).
-enum class Relation { SameContainer, SamePod, HostToContainer, ContainerToHost, CrossPod, Host, Unknown };
+enum class Relation {
+    SameContainer,
+    SamePod,
+    HostToContainer,
+    ContainerToHost,
+    CrossPod,
+    Host,
+    Unknown
+};
 enum class Action { Allowed, Audited, Blocked, Killed };
 
 struct ContainerInfo {

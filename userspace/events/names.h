@@ -10,11 +10,11 @@
 
 namespace podguard {
 
-std::string signal_name(int number);            // "SIGHUP", or "SIG<n>" / "SIGRTMIN+n"
+std::string signal_name(int number);                     // "SIGHUP", or "SIG<n>" / "SIGRTMIN+n"
 std::optional<int> signal_number(std::string_view name); // "SIGHUP", "HUP", "1"
-const char* syscall_name(uint16_t pg_syscall);  // enum pg_syscall -> "kill"
-const char* delivery_name(uint16_t pg_delivery); // "" when none
-std::string ptrace_request_name(int64_t request); // "PTRACE_ATTACH" or the number
+const char* syscall_name(uint16_t pg_syscall);           // enum pg_syscall -> "kill"
+const char* delivery_name(uint16_t pg_delivery);         // "" when none
+std::string ptrace_request_name(int64_t request);        // "PTRACE_ATTACH" or the number
 
 struct ProcEntryName {
     uint16_t entry; // enum pg_proc_entry

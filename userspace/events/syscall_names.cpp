@@ -10,11 +10,11 @@ namespace podguard {
 namespace {
 
 constexpr std::array<const char*, 33> kSignalNames = {
-    "SIG0",    "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",    "SIGTRAP", "SIGABRT",
-    "SIGBUS",  "SIGFPE",  "SIGKILL",   "SIGUSR1", "SIGSEGV",   "SIGUSR2", "SIGPIPE",
-    "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",
-    "SIGTTIN", "SIGTTOU", "SIGURG",    "SIGXCPU", "SIGXFSZ",   "SIGVTALRM", "SIGPROF",
-    "SIGWINCH", "SIGIO",  "SIGPWR",    "SIGSYS",  "SIGRTMIN"};
+    "SIG0",     "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",  "SIGTRAP",   "SIGABRT",
+    "SIGBUS",   "SIGFPE",  "SIGKILL",   "SIGUSR1", "SIGSEGV", "SIGUSR2",   "SIGPIPE",
+    "SIGALRM",  "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP",   "SIGTSTP",
+    "SIGTTIN",  "SIGTTOU", "SIGURG",    "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+    "SIGWINCH", "SIGIO",   "SIGPWR",    "SIGSYS",  "SIGRTMIN"};
 
 constexpr ProcEntryName kProcEntries[] = {
     {PG_PROC_ROOT, "root"},
@@ -51,15 +51,33 @@ struct PtraceName {
     const char* name;
 };
 constexpr PtraceName kPtraceNames[] = {
-    {0, "PTRACE_TRACEME"},         {1, "PTRACE_PEEKTEXT"},        {2, "PTRACE_PEEKDATA"},
-    {3, "PTRACE_PEEKUSER"},        {4, "PTRACE_POKETEXT"},        {5, "PTRACE_POKEDATA"},
-    {6, "PTRACE_POKEUSER"},        {7, "PTRACE_CONT"},            {8, "PTRACE_KILL"},
-    {9, "PTRACE_SINGLESTEP"},      {12, "PTRACE_GETREGS"},        {13, "PTRACE_SETREGS"},
-    {14, "PTRACE_GETFPREGS"},      {15, "PTRACE_SETFPREGS"},      {16, "PTRACE_ATTACH"},
-    {17, "PTRACE_DETACH"},         {24, "PTRACE_SYSCALL"},        {0x4200, "PTRACE_SETOPTIONS"},
-    {0x4201, "PTRACE_GETEVENTMSG"}, {0x4202, "PTRACE_GETSIGINFO"}, {0x4203, "PTRACE_SETSIGINFO"},
-    {0x4204, "PTRACE_GETREGSET"},  {0x4205, "PTRACE_SETREGSET"},  {0x4206, "PTRACE_SEIZE"},
-    {0x4207, "PTRACE_INTERRUPT"},  {0x4208, "PTRACE_LISTEN"},     {0x4209, "PTRACE_PEEKSIGINFO"},
+    {0, "PTRACE_TRACEME"},
+    {1, "PTRACE_PEEKTEXT"},
+    {2, "PTRACE_PEEKDATA"},
+    {3, "PTRACE_PEEKUSER"},
+    {4, "PTRACE_POKETEXT"},
+    {5, "PTRACE_POKEDATA"},
+    {6, "PTRACE_POKEUSER"},
+    {7, "PTRACE_CONT"},
+    {8, "PTRACE_KILL"},
+    {9, "PTRACE_SINGLESTEP"},
+    {12, "PTRACE_GETREGS"},
+    {13, "PTRACE_SETREGS"},
+    {14, "PTRACE_GETFPREGS"},
+    {15, "PTRACE_SETFPREGS"},
+    {16, "PTRACE_ATTACH"},
+    {17, "PTRACE_DETACH"},
+    {24, "PTRACE_SYSCALL"},
+    {0x4200, "PTRACE_SETOPTIONS"},
+    {0x4201, "PTRACE_GETEVENTMSG"},
+    {0x4202, "PTRACE_GETSIGINFO"},
+    {0x4203, "PTRACE_SETSIGINFO"},
+    {0x4204, "PTRACE_GETREGSET"},
+    {0x4205, "PTRACE_SETREGSET"},
+    {0x4206, "PTRACE_SEIZE"},
+    {0x4207, "PTRACE_INTERRUPT"},
+    {0x4208, "PTRACE_LISTEN"},
+    {0x4209, "PTRACE_PEEKSIGINFO"},
     {0x420e, "PTRACE_GET_SYSCALL_INFO"},
 };
 
@@ -104,43 +122,75 @@ std::optional<int> signal_number(std::string_view name) {
 
 const char* syscall_name(uint16_t sys) {
     switch (sys) {
-    case PG_SYS_KILL: return "kill";
-    case PG_SYS_TKILL: return "tkill";
-    case PG_SYS_TGKILL: return "tgkill";
-    case PG_SYS_RT_SIGQUEUEINFO: return "rt_sigqueueinfo";
-    case PG_SYS_RT_TGSIGQUEUEINFO: return "rt_tgsigqueueinfo";
-    case PG_SYS_PIDFD_SEND_SIGNAL: return "pidfd_send_signal";
-    case PG_SYS_KERNEL: return "kernel";
-    case PG_SYS_PTRACE: return "ptrace";
-    case PG_SYS_PROCESS_VM_READV: return "process_vm_readv";
-    case PG_SYS_PROCESS_VM_WRITEV: return "process_vm_writev";
-    case PG_SYS_OPEN: return "open";
-    case PG_SYS_OPENAT: return "openat";
-    case PG_SYS_OPENAT2: return "openat2";
-    case PG_SYS_READLINK: return "readlink";
-    case PG_SYS_READLINKAT: return "readlinkat";
-    case PG_SYS_STAT: return "stat";
-    case PG_SYS_LSTAT: return "lstat";
-    case PG_SYS_NEWFSTATAT: return "newfstatat";
-    case PG_SYS_STATX: return "statx";
-    case PG_SYS_ACCESS: return "access";
-    case PG_SYS_FACCESSAT: return "faccessat";
-    case PG_SYS_FACCESSAT2: return "faccessat2";
-    case PG_SYS_CHDIR: return "chdir";
-    case PG_SYS_EXECVE: return "execve";
-    case PG_SYS_EXECVEAT: return "execveat";
-    default: return "unknown";
+    case PG_SYS_KILL:
+        return "kill";
+    case PG_SYS_TKILL:
+        return "tkill";
+    case PG_SYS_TGKILL:
+        return "tgkill";
+    case PG_SYS_RT_SIGQUEUEINFO:
+        return "rt_sigqueueinfo";
+    case PG_SYS_RT_TGSIGQUEUEINFO:
+        return "rt_tgsigqueueinfo";
+    case PG_SYS_PIDFD_SEND_SIGNAL:
+        return "pidfd_send_signal";
+    case PG_SYS_KERNEL:
+        return "kernel";
+    case PG_SYS_PTRACE:
+        return "ptrace";
+    case PG_SYS_PROCESS_VM_READV:
+        return "process_vm_readv";
+    case PG_SYS_PROCESS_VM_WRITEV:
+        return "process_vm_writev";
+    case PG_SYS_OPEN:
+        return "open";
+    case PG_SYS_OPENAT:
+        return "openat";
+    case PG_SYS_OPENAT2:
+        return "openat2";
+    case PG_SYS_READLINK:
+        return "readlink";
+    case PG_SYS_READLINKAT:
+        return "readlinkat";
+    case PG_SYS_STAT:
+        return "stat";
+    case PG_SYS_LSTAT:
+        return "lstat";
+    case PG_SYS_NEWFSTATAT:
+        return "newfstatat";
+    case PG_SYS_STATX:
+        return "statx";
+    case PG_SYS_ACCESS:
+        return "access";
+    case PG_SYS_FACCESSAT:
+        return "faccessat";
+    case PG_SYS_FACCESSAT2:
+        return "faccessat2";
+    case PG_SYS_CHDIR:
+        return "chdir";
+    case PG_SYS_EXECVE:
+        return "execve";
+    case PG_SYS_EXECVEAT:
+        return "execveat";
+    default:
+        return "unknown";
     }
 }
 
 const char* delivery_name(uint16_t delivery) {
     switch (delivery) {
-    case PG_DELIVERY_DELIVERED: return "delivered";
-    case PG_DELIVERY_IGNORED: return "ignored";
-    case PG_DELIVERY_ALREADY_PENDING: return "already_pending";
-    case PG_DELIVERY_OVERFLOW_FAIL: return "overflow_fail";
-    case PG_DELIVERY_LOSE_INFO: return "lose_info";
-    default: return "";
+    case PG_DELIVERY_DELIVERED:
+        return "delivered";
+    case PG_DELIVERY_IGNORED:
+        return "ignored";
+    case PG_DELIVERY_ALREADY_PENDING:
+        return "already_pending";
+    case PG_DELIVERY_OVERFLOW_FAIL:
+        return "overflow_fail";
+    case PG_DELIVERY_LOSE_INFO:
+        return "lose_info";
+    default:
+        return "";
     }
 }
 
@@ -151,7 +201,9 @@ std::string ptrace_request_name(int64_t request) {
     return std::to_string(request);
 }
 
-std::span<const ProcEntryName> proc_entry_names() { return kProcEntries; }
+std::span<const ProcEntryName> proc_entry_names() {
+    return kProcEntries;
+}
 
 const char* proc_entry_name(uint16_t entry) {
     for (const auto& e : kProcEntries)

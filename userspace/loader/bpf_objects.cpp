@@ -32,11 +32,15 @@ int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) 
     return 0;
 }
 
-bool power_of_two(uint32_t v) { return v && !(v & (v - 1)); }
+bool power_of_two(uint32_t v) {
+    return v && !(v & (v - 1));
+}
 
 } // namespace
 
-void route_libbpf_logs_to_spdlog() { libbpf_set_print(libbpf_log); }
+void route_libbpf_logs_to_spdlog() {
+    libbpf_set_print(libbpf_log);
+}
 
 Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options) {
     if (!power_of_two(options.ringbuf_bytes) || options.ringbuf_bytes < 4096)
@@ -64,7 +68,9 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
     return objects;
 }
 
-BpfObjects::~BpfObjects() { podguard_bpf__destroy(skel_); }
+BpfObjects::~BpfObjects() {
+    podguard_bpf__destroy(skel_);
+}
 
 Status BpfObjects::fill_proc_names() {
     int fd = bpf_map__fd(skel_->maps.pg_proc_names);
@@ -89,15 +95,22 @@ Status BpfObjects::fill_proc_names() {
 Status BpfObjects::attach() {
     if (int err = podguard_bpf__attach(skel_))
         return make_error(std::string("cannot attach BPF programs: ") + strerror(-err) +
-                          (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)"
-                                          : ""));
+                          (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : ""));
     return {};
 }
 
-int BpfObjects::events_fd() const { return bpf_map__fd(skel_->maps.pg_events); }
-int BpfObjects::lost_fd() const { return bpf_map__fd(skel_->maps.pg_lost); }
-int BpfObjects::pids_fd() const { return bpf_map__fd(skel_->maps.pg_pids); }
-int BpfObjects::procs_fd() const { return bpf_map__fd(skel_->maps.pg_procs); }
+int BpfObjects::events_fd() const {
+    return bpf_map__fd(skel_->maps.pg_events);
+}
+int BpfObjects::lost_fd() const {
+    return bpf_map__fd(skel_->maps.pg_lost);
+}
+int BpfObjects::pids_fd() const {
+    return bpf_map__fd(skel_->maps.pg_pids);
+}
+int BpfObjects::procs_fd() const {
+    return bpf_map__fd(skel_->maps.pg_procs);
+}
 
 std::vector<ProgramInfo> BpfObjects::programs() const {
     std::vector<ProgramInfo> out;

@@ -90,9 +90,12 @@ FeatureCheck try_lsm_program() {
 
 const char* to_string(EnforcementMode mode) {
     switch (mode) {
-    case EnforcementMode::Lsm: return "lsm";
-    case EnforcementMode::SignalFallback: return "signal_fallback";
-    case EnforcementMode::Monitor: return "monitor";
+    case EnforcementMode::Lsm:
+        return "lsm";
+    case EnforcementMode::SignalFallback:
+        return "signal_fallback";
+    case EnforcementMode::Monitor:
+        return "monitor";
     }
     return "unknown";
 }
@@ -105,9 +108,9 @@ const FeatureCheck* KernelProbe::find(const std::string& name) const {
 }
 
 Status ensure_kernel_filesystems() {
-    for (auto [path, type] : {std::pair{"/sys/kernel/tracing", "tracefs"},
-                              std::pair{"/sys/kernel/security", "securityfs"},
-                              std::pair{"/sys/fs/bpf", "bpf"}})
+    for (auto [path, type] :
+         {std::pair{"/sys/kernel/tracing", "tracefs"},
+          std::pair{"/sys/kernel/security", "securityfs"}, std::pair{"/sys/fs/bpf", "bpf"}})
         if (auto st = mount_if_missing(path, type); !st)
             return st;
     return {};
@@ -153,8 +156,8 @@ KernelProbe probe_kernel() {
     add("bpf_lsm_active", listed,
         lsm_list.empty() ? "securityfs not readable"
                          : "active LSMs: " + lsm_list + (listed ? "" : " (no bpf)"));
-    FeatureCheck lsm = root && btf ? try_lsm_program() : FeatureCheck{"bpf_lsm_program", false,
-                                                                       "not tried"};
+    FeatureCheck lsm =
+        root && btf ? try_lsm_program() : FeatureCheck{"bpf_lsm_program", false, "not tried"};
     bool lsm_ok = lsm.ok;
     p.checks.push_back(lsm);
 

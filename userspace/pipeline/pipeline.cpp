@@ -23,10 +23,14 @@ uint64_t boot_ns() {
 
 const char* lost_reason_name(int r) {
     switch (r) {
-    case PG_LOST_RINGBUF_FULL: return "ringbuf_full";
-    case PG_LOST_INFLIGHT_FULL: return "inflight_full";
-    case PG_LOST_PROC_MAP_FULL: return "proc_map_full";
-    default: return "unknown";
+    case PG_LOST_RINGBUF_FULL:
+        return "ringbuf_full";
+    case PG_LOST_INFLIGHT_FULL:
+        return "inflight_full";
+    case PG_LOST_PROC_MAP_FULL:
+        return "proc_map_full";
+    default:
+        return "unknown";
     }
 }
 

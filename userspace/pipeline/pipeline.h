@@ -34,7 +34,7 @@ class Pipeline {
     Status open();
     void add_sink(EventSink* sink) { sinks_.push_back(sink); }
     // Polls until stop is set, then drains what is left.
-    Status run(const std::atomic<bool>& stop, int poll_timeout_ms = 100);
+    Status run(const std::atomic<bool>& stop, int poll_timeout_ms = 50);
     // One poll round; returns records consumed or an error.
     Result<int> poll_once(int timeout_ms);
 

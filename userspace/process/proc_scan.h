@@ -22,7 +22,7 @@ struct ProcSnapshot {
     uint64_t start_ns = 0; // since boot
     std::string comm;
     std::string exe;
-    std::string args; // argv joined by spaces
+    std::string args;        // argv joined by spaces
     std::string cgroup_path; // cgroup v2 path ("0::" line)
 };
 

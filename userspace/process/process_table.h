@@ -21,7 +21,7 @@ struct ProcessRecord {
     uint32_t mntns = 0;
     uint32_t uid = 0;
     uint64_t cgroup_id = 0;
-    uint64_t start_ns = 0; // boot-time ns
+    uint64_t start_ns = 0;  // boot-time ns
     uint64_t exited_ns = 0; // boot-time ns, 0 while alive
     std::string comm;
     std::string exe;
