@@ -47,6 +47,13 @@ HttpResponse http_get(const std::string& url, long timeout_ms) {
     return response;
 }
 
+std::string url_encode(const std::string& text) {
+    char* escaped = curl_easy_escape(nullptr, text.c_str(), static_cast<int>(text.size()));
+    std::string out = escaped ? escaped : "";
+    curl_free(escaped);
+    return out;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data) {
     TempDir dir;
     std::string in_path = dir.path() + "/stdin";

@@ -19,6 +19,7 @@ struct HttpResponse {
 };
 
 HttpResponse http_get(const std::string& url, long timeout_ms = 5000);
+std::string url_encode(const std::string& text);
 
 struct CommandResult {
     int exit_code = -1;
