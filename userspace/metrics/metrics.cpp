@@ -7,10 +7,13 @@
 #include <fmt/format.h>
 #include <functional>
 #include <netinet/in.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
@@ -241,23 +244,74 @@ struct PodKeyEq {
     bool operator()(PodKeyView a, PodKeyView b) const { return a == b; }
 };
 
+std::vector<prometheus::ClientMetric::Label> identity_labels(PodLabels mode, const PodKey& key) {
+    std::vector<prometheus::ClientMetric::Label> labels{{"namespace", key.ns}};
+    if (mode != PodLabels::Namespace)
+        labels.push_back({"pod", key.pod});
+    if (mode == PodLabels::NamespacePodContainer)
+        labels.push_back({"container", key.container});
+    return labels;
+}
+
 } // namespace
 
 struct Metrics::PodEntry {
     PodKey key;
-    std::array<prometheus::Counter*, kKinds * kRelations * kActions> counters{};
+    std::vector<prometheus::ClientMetric::Label> identity; // as chosen by PodLabels
+    std::array<std::atomic<uint64_t>, kKinds * kRelations * kActions> counts{};
 };
 
 struct Metrics::PodTable {
     std::unordered_map<PodKey, std::unique_ptr<PodEntry>, PodKeyHash, PodKeyEq> entries;
     std::unique_ptr<PodEntry> overflow;
+    // kind, relation, action labels of each counts[] slot.
+    std::array<std::array<prometheus::ClientMetric::Label, 3>, kKinds * kRelations * kActions>
+        slot_labels;
+    std::atomic<std::size_t> nonzero_slots{0}; // series to expect at the next scrape
+};
+
+// podguard_pod_events_total straight from the PodTable: a prometheus::Family
+// would keep a std::map of labels per series and copy it at every scrape,
+// which is most of the scrape time at 10k series.
+class Metrics::PodEventsCollectable : public prometheus::Collectable {
+  public:
+    explicit PodEventsCollectable(const Metrics& metrics) : metrics_(metrics) {}
+
+    std::vector<prometheus::MetricFamily> Collect() const override {
+        const auto& spec = metric_spec(MetricId::PodEventsTotal);
+        prometheus::MetricFamily family{
+            std::string(spec.name), std::string(spec.help), prometheus::MetricType::Counter, {}};
+        std::shared_lock lock(metrics_.pod_mu_);
+        const PodTable& table = *metrics_.pods_;
+        family.metric.reserve(table.nonzero_slots.load(std::memory_order_relaxed));
+        auto add = [&](const PodEntry& entry) {
+            for (std::size_t slot = 0; slot < entry.counts.size(); ++slot) {
+                uint64_t count = entry.counts[slot].load(std::memory_order_relaxed);
+                if (count == 0)
+                    continue;
+                prometheus::ClientMetric& metric = family.metric.emplace_back();
+                metric.label.reserve(entry.identity.size() + 3);
+                metric.label = entry.identity;
+                metric.label.insert(metric.label.end(), table.slot_labels[slot].begin(),
+                                    table.slot_labels[slot].end());
+                metric.counter.value = static_cast<double>(count);
+            }
+        };
+        for (const auto& [key, entry] : table.entries)
+            add(*entry);
+        if (table.overflow)
+            add(*table.overflow);
+        return {std::move(family)};
+    }
+
+  private:
+    const Metrics& metrics_;
 };
 
 // --- Metrics ---------------------------------------------------------------
 
 Metrics::Metrics(const MetricsConfig& config)
-    : config_(config), registry_(std::make_shared<prometheus::Registry>()),
-      pods_(std::make_unique<PodTable>()) {
+    : config_(config), registry_(std::make_shared<prometheus::Registry>()) {
     if (config_.version.empty())
         config_.version = PODGUARD_VERSION;
     if (config_.kernel.empty())
@@ -294,6 +348,8 @@ Result<std::unique_ptr<Metrics>> Metrics::start(const MetricsConfig& config) {
                                       bind_diagnosis(config.address, e.what())));
     }
     metrics->exposer_->RegisterCollectable(metrics->registry_);
+    if (metrics->pod_events_)
+        metrics->exposer_->RegisterCollectable(metrics->pod_events_);
     auto ports = metrics->exposer_->GetListeningPorts();
     metrics->port_ = ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
     return metrics;
@@ -325,8 +381,18 @@ void Metrics::build() {
         mode_gauges_[m] = &mode.Add({{"mode", to_string(static_cast<EnforcementMode>(m))}});
     may_complete_ = &gauge_family(reg, MetricId::EnforcementMayComplete).Add({});
 
-    if (config_.pod_labels != PodLabels::Off)
-        pod_events_family_ = &counter_family(reg, MetricId::PodEventsTotal);
+    if (config_.pod_labels != PodLabels::Off) {
+        pods_ = std::make_unique<PodTable>();
+        for (std::size_t k = 0; k < kKinds; ++k)
+            for (std::size_t r = 0; r < kRelations; ++r)
+                for (std::size_t a = 0; a < kActions; ++a)
+                    pods_->slot_labels[(k * kRelations + r) * kActions + a] = {{
+                        {"kind", to_string(static_cast<EventKind>(k))},
+                        {"relation", to_string(static_cast<Relation>(r))},
+                        {"action", to_string(static_cast<Action>(a))},
+                    }};
+        pod_events_ = std::make_shared<PodEventsCollectable>(*this);
+    }
     overflow_ = &counter_family(reg, MetricId::SeriesOverflowTotal).Add({});
     pod_series_ = &gauge_family(reg, MetricId::PodSeries).Add({});
 
@@ -376,7 +442,7 @@ void Metrics::observe(const Event& event) {
         decisions_[(k * kActions + a) * kModes + m]->Increment();
     }
 
-    if (!pod_events_family_)
+    if (!pods_)
         return;
     const Party* party = attributed_party(event);
     if (!party)
@@ -392,9 +458,28 @@ void Metrics::observe(const Event& event) {
         container = {};
     if (config_.pod_labels == PodLabels::Namespace)
         pod = {};
+    std::size_t slot = (k * kRelations + r) * kActions + a;
 
-    std::lock_guard lock(pod_mu_);
-    pod_counter(pod_entry(ns, pod, container), k, r, a).Increment();
+    auto count = [&](PodEntry& entry) {
+        if (entry.counts[slot].fetch_add(1, std::memory_order_relaxed) == 0)
+            pods_->nonzero_slots.fetch_add(1, std::memory_order_relaxed);
+    };
+    {
+        std::shared_lock lock(pod_mu_);
+        auto& table = *pods_;
+        auto it = table.entries.find(PodKeyView{ns, pod, container});
+        if (it != table.entries.end()) {
+            count(*it->second);
+            return;
+        }
+        if (table.overflow && table.entries.size() >= config_.max_pod_series) {
+            overflow_->Increment();
+            count(*table.overflow);
+            return;
+        }
+    }
+    std::unique_lock lock(pod_mu_);
+    count(pod_entry(ns, pod, container));
 }
 
 Metrics::PodEntry& Metrics::pod_entry(std::string_view ns, std::string_view pod,
@@ -407,11 +492,13 @@ Metrics::PodEntry& Metrics::pod_entry(std::string_view ns, std::string_view pod,
         if (!table.overflow) {
             table.overflow = std::make_unique<PodEntry>();
             table.overflow->key = {kOverflow, kOverflow, kOverflow};
+            table.overflow->identity = identity_labels(config_.pod_labels, table.overflow->key);
         }
         return *table.overflow;
     }
     auto entry = std::make_unique<PodEntry>();
     entry->key = {std::string(ns), std::string(pod), std::string(container)};
+    entry->identity = identity_labels(config_.pod_labels, entry->key);
     PodKey key = entry->key;
     auto& ref = *entry;
     table.entries.emplace(std::move(key), std::move(entry));
@@ -419,39 +506,17 @@ Metrics::PodEntry& Metrics::pod_entry(std::string_view ns, std::string_view pod,
     return ref;
 }
 
-prometheus::Counter& Metrics::pod_counter(PodEntry& entry, std::size_t k, std::size_t r,
-                                          std::size_t a) {
-    auto& slot = entry.counters[(k * kRelations + r) * kActions + a];
-    if (!slot) {
-        prometheus::Labels labels{{"kind", to_string(static_cast<EventKind>(k))},
-                                  {"relation", to_string(static_cast<Relation>(r))},
-                                  {"action", to_string(static_cast<Action>(a))},
-                                  {"namespace", entry.key.ns}};
-        if (config_.pod_labels != PodLabels::Namespace)
-            labels.emplace("pod", entry.key.pod);
-        if (config_.pod_labels == PodLabels::NamespacePodContainer)
-            labels.emplace("container", entry.key.container);
-        slot = &pod_events_family_->Add(labels);
-    }
-    return *slot;
-}
-
-void Metrics::remove_pod_entry(PodEntry& entry) {
-    for (auto*& counter : entry.counters) {
-        if (counter)
-            pod_events_family_->Remove(counter);
-        counter = nullptr;
-    }
-}
-
 void Metrics::forget_pod(std::string_view ns, std::string_view pod) {
-    if (!pod_events_family_ || config_.pod_labels == PodLabels::Namespace)
+    if (!pods_ || config_.pod_labels == PodLabels::Namespace)
         return;
-    std::lock_guard lock(pod_mu_);
+    std::unique_lock lock(pod_mu_);
     auto& entries = pods_->entries;
     for (auto it = entries.begin(); it != entries.end();) {
         if (it->first.ns == ns && it->first.pod == pod) {
-            remove_pod_entry(*it->second);
+            std::size_t used = 0;
+            for (const auto& c : it->second->counts)
+                used += c.load(std::memory_order_relaxed) != 0;
+            pods_->nonzero_slots.fetch_sub(used, std::memory_order_relaxed);
             it = entries.erase(it);
         } else {
             ++it;
@@ -461,7 +526,9 @@ void Metrics::forget_pod(std::string_view ns, std::string_view pod) {
 }
 
 std::size_t Metrics::pod_series() const {
-    std::lock_guard lock(pod_mu_);
+    if (!pods_)
+        return 0;
+    std::shared_lock lock(pod_mu_);
     return pods_->entries.size();
 }
 
@@ -565,7 +632,11 @@ void Metrics::set_policy_rules(std::size_t rules) {
 }
 
 std::string Metrics::render() const {
-    return prometheus::TextSerializer().Serialize(registry_->Collect());
+    auto families = registry_->Collect();
+    if (pod_events_)
+        for (auto& family : pod_events_->Collect())
+            families.push_back(std::move(family));
+    return prometheus::TextSerializer().Serialize(families);
 }
 
 } // namespace podguard

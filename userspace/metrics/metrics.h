@@ -4,8 +4,9 @@
 //
 // Threading: every method may be called from any thread. observe() is the
 // per-event path: the global series are pre-created (an array index and an
-// atomic add), the pod-level series are cached per label tuple behind one
-// uncontended mutex, and no allocation happens once a tuple has been seen.
+// atomic add); the pod-level counts are plain atomics per label tuple, found
+// by a heterogeneous hash lookup under a shared lock (no allocation once a
+// tuple has been seen) and turned into series only when scraped.
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "podguard.h"
 
 namespace prometheus {
+class Collectable;
 class Counter;
 class Exposer;
 class Gauge;
@@ -130,10 +133,8 @@ class Metrics {
 
     explicit Metrics(const MetricsConfig& config);
     void build();
+    class PodEventsCollectable;
     PodEntry& pod_entry(std::string_view ns, std::string_view pod, std::string_view container);
-    prometheus::Counter& pod_counter(PodEntry& entry, std::size_t kind, std::size_t relation,
-                                     std::size_t action);
-    void remove_pod_entry(PodEntry& entry);
 
     static constexpr std::size_t kKinds = 6, kRelations = 6, kActions = 4, kModes = 3,
                                  kDecisionKinds = 3;
@@ -141,7 +142,6 @@ class Metrics {
     MetricsConfig config_;
     std::shared_ptr<prometheus::Registry> registry_;
 
-    prometheus::Family<prometheus::Counter>* pod_events_family_ = nullptr;
     prometheus::Family<prometheus::Counter>* lost_family_ = nullptr;
     prometheus::Family<prometheus::Counter>* dropped_family_ = nullptr;
     prometheus::Family<prometheus::Counter>* bpf_runs_family_ = nullptr;
@@ -164,8 +164,11 @@ class Metrics {
     prometheus::Gauge* reload_timestamp_ = nullptr;
     prometheus::Gauge* policy_rules_ = nullptr;
 
-    mutable std::mutex pod_mu_;
-    std::unique_ptr<PodTable> pods_; // guarded by pod_mu_
+    // Shared: observe() on a known tuple and scrapes; exclusive: new tuples
+    // and forget_pod().
+    mutable std::shared_mutex pod_mu_;
+    std::unique_ptr<PodTable> pods_;                   // null: PodLabels::Off
+    std::shared_ptr<PodEventsCollectable> pod_events_; // exports pods_
 
     // Everything below changes off the event path (or rarely).
     std::mutex mu_;
