@@ -119,7 +119,8 @@ class Metrics {
     void forget_pod(std::string_view namespace_, std::string_view pod);
 
     std::size_t pod_series() const;
-    // The text exposition, as GET /metrics would return it.
+    // The text exposition of podguard_* (GET /metrics adds prometheus-cpp's
+    // own exposer_* metrics).
     std::string render() const;
 
   private:
