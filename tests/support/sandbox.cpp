@@ -50,11 +50,6 @@ std::mt19937_64& rng() {
     return gen;
 }
 
-// podguard-test-<pid>-<rand>: the owner pid lets a later run spot leftovers.
-std::string owned_name() {
-    return std::string(kTestPrefix) + std::to_string(::getpid()) + "-" + random_hex(8);
-}
-
 // Owner pid of a kTestPrefix name, or -1 when it is not one of ours.
 pid_t owner_of(const std::string& name) {
     std::string prefix = kTestPrefix;
@@ -102,6 +97,21 @@ void init_loop() {
 }
 
 } // namespace
+
+std::string owned_name() {
+    return std::string(kTestPrefix) + std::to_string(::getpid()) + "-" + random_hex(8);
+}
+
+TempDir::TempDir() : path_((fs::temp_directory_path() / owned_name()).string()) {
+    clean_once();
+    if (::mkdir(path_.c_str(), 0755) != 0)
+        throw FixtureError("mkdir " + path_ + ": " + errno_text(errno));
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
 
 const std::string& cgroup2_mount() {
     static const std::string mount = [] {

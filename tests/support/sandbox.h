@@ -20,6 +20,24 @@ namespace podguard::test {
 // "<owner pid>-": leftovers of a crashed run are found by a dead owner pid.
 inline constexpr const char* kTestPrefix = "podguard-test-";
 
+// kTestPrefix + "<pid>-<8 hex>": a name for a cgroup, temp dir or pod that
+// clean_stale_test_leftovers() can attribute to its owner.
+std::string owned_name();
+
+// A fresh directory /tmp/<owned_name()>, removed recursively at destruction.
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  private:
+    std::string path_;
+};
+
 // Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup/unified on hybrid
 // machines, /sys/fs/cgroup on pure v2 ones), from /proc/self/mountinfo.
 // Throws FixtureError when there is none.
