@@ -1,2 +1,0 @@
-// Test support library; real helpers live beside this file.
-namespace podguard::test {}
