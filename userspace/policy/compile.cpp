@@ -68,11 +68,10 @@ class Builder {
         return it->second;
     }
 
-    Pattern pattern(const std::string& s) {
+    static Pattern pattern(const std::string& s) {
         Pattern p;
         p.prefix = !s.empty() && s.back() == '*';
         p.text = p.prefix ? s.substr(0, s.size() - 1) : s;
-        p.str = intern(p.text);
         return p;
     }
 
@@ -92,7 +91,6 @@ class Builder {
         for (const auto& [k, v] : s.pod_labels) {
             Clause c = clause(SelectorField::PodLabel, {v});
             c.key_text = k.value;
-            c.key = intern(k.value);
             out.push_back(std::move(c));
         }
         if (!s.containers.empty())
@@ -130,6 +128,13 @@ class Builder {
                                       return clause_key(a) == clause_key(b);
                                   }),
                       clauses.end());
+        // Interned only now, in canonical order, so the string table (and the
+        // fingerprint) does not depend on how the YAML listed things.
+        for (auto& c : clauses) {
+            c.key = intern(c.key_text);
+            for (auto& p : c.any_of)
+                p.str = intern(p.text);
+        }
         std::string key = key_of(clauses);
         auto it = selector_ids_.find(key);
         if (it != selector_ids_.end())
