@@ -58,6 +58,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"YamlSyntax", std::string(kHead) + "  rules: [a, b\n", 6, 1,
              "invalid YAML: end of sequence flow not found"},
+        // yaml-cpp 0.7's LoadAll alone loops forever on these.
+        Case{"StrayComma", "a: b\n---\n,\n", 3, 1, "invalid YAML: unexpected ','"},
+        Case{"LoneComma", ",", 1, 1, "invalid YAML: unexpected ','"},
         Case{"NotAMapping", "- a\n- b\n", 1, 1, "expected a PodGuardPolicy mapping, got a list"},
         Case{"EmptyFile", "# nothing\n", 1, 1, "no PodGuardPolicy document in file"},
         Case{"BadApiVersion",

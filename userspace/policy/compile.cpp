@@ -120,11 +120,10 @@ class Builder {
                                        }),
                            c.any_of.end());
         }
-        std::sort(clauses.begin(), clauses.end(), [this](const Clause& a, const Clause& b) {
-            return clause_key(a) < clause_key(b);
-        });
+        std::sort(clauses.begin(), clauses.end(),
+                  [](const Clause& a, const Clause& b) { return clause_key(a) < clause_key(b); });
         clauses.erase(std::unique(clauses.begin(), clauses.end(),
-                                  [this](const Clause& a, const Clause& b) {
+                                  [](const Clause& a, const Clause& b) {
                                       return clause_key(a) == clause_key(b);
                                   }),
                       clauses.end());

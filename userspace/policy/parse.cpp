@@ -6,7 +6,9 @@
 #include <functional>
 #include <initializer_list>
 #include <set>
+#include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "policy/names.h"
@@ -361,6 +363,51 @@ class Walker {
     std::vector<Diagnostic>& out_;
 };
 
+// yaml-cpp 0.7's LoadAll never returns on some inputs (a stray ',' or ']' at
+// top level): the parser yields empty documents forever without consuming
+// the token. A dry run through the event API with a bound on the number of
+// documents (there cannot be more than lines + 1) finds those first.
+class DocumentCounter : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        ++documents;
+        last = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    size_t documents = 0;
+    YAML::Mark last;
+};
+
+// Throws YAML::ParserException like LoadAll would, for either problem.
+void dry_run(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    size_t limit = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 2;
+    while (parser.HandleNextDocument(counter)) {
+        if (counter.documents > limit) {
+            std::string what = "unexpected character";
+            if (counter.last.pos >= 0 && static_cast<size_t>(counter.last.pos) < text.size()) {
+                char c = text[static_cast<size_t>(counter.last.pos)];
+                if (c > ' ' && c < 127)
+                    what = std::string("unexpected '") + c + "'";
+            }
+            throw YAML::ParserException(counter.last, what);
+        }
+    }
+}
+
 } // namespace
 
 std::string format(const Diagnostic& d) {
@@ -373,7 +420,9 @@ ParseOutput parse_documents(std::string_view text, const std::string& file) {
     Walker w(file, out.diagnostics);
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(text));
+        std::string copy(text);
+        dry_run(copy);
+        docs = YAML::LoadAll(copy);
     } catch (const YAML::Exception& e) {
         Pos p{e.mark.line >= 0 ? e.mark.line + 1 : 1, e.mark.column >= 0 ? e.mark.column + 1 : 1};
         w.error(p, "invalid YAML: " + e.msg);
