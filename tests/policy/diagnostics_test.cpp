@@ -256,3 +256,38 @@ TEST(PolicyDiagnostics, ErrorMessageListsEveryDiagnostic) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(PolicyDiagnostics, AliasBombIsCutOffNotExpanded) {
+    // 60 signals x 60 operations x 60 rules = 216000 values through aliases.
+    std::string sigs = "[";
+    for (int i = 1; i <= 60; ++i)
+        sigs += (i > 1 ? ", " : "") + std::to_string(i);
+    sigs += "]";
+    std::string ops = "[{signal: {signals: &s " + sigs + "}}";
+    for (int i = 1; i < 60; ++i)
+        ops += ", {signal: {signals: *s}}";
+    ops += "]";
+    std::string yaml = std::string(kHead) +
+                       "  rules:\n    - &r {name: r, action: block, "
+                       "operations: " +
+                       ops + "}\n";
+    for (int i = 1; i < 60; ++i)
+        yaml += "    - *r\n";
+    auto diags = errors_of(yaml);
+    ASSERT_FALSE(diags.empty());
+    EXPECT_EQ(diags[0].message, "policy too large: more than 200000 values (anchors and aliases "
+                                "count each time they are used)");
+}
+
+TEST(PolicyDiagnostics, ErrorFloodIsCappedAtAThousand) {
+    std::string yaml = std::string(kHead) + "  rules:\n";
+    for (int i = 0; i < 1500; ++i)
+        yaml += "    - {name: r" + std::to_string(i) + ", action: nope, operations: [signal]}\n";
+    auto diags = errors_of(yaml);
+    ASSERT_EQ(diags.size(), 1001u);
+    EXPECT_EQ(diags.back().message, "too many errors, stopping here");
+}
+
+} // namespace

@@ -100,6 +100,11 @@ Result<PolicySet> finish(const std::vector<Source>& sources, std::vector<Diagnos
                 return a.line < b.line;
             return a.column < b.column;
         });
+        if (diags.size() > kMaxDiagnostics) {
+            diags.resize(kMaxDiagnostics);
+            diags.push_back({diags.back().file, diags.back().line, diags.back().column,
+                             "too many errors, stopping here"});
+        }
         std::string message;
         for (const auto& d : diags)
             message += format(d) + "\n";

@@ -19,6 +19,7 @@ struct PolicySet {
 };
 
 inline constexpr size_t kMaxPolicyFileBytes = 4 << 20;
+inline constexpr size_t kMaxDiagnostics = 1000; // reported; the rest is cut
 
 // Each path is a file, or a directory whose *.yaml / *.yml entries (not
 // recursive, hidden names skipped, sorted) are read. On failure the Error's

@@ -31,12 +31,23 @@ const char* type_name(const YAML::Node& n) {
     }
 }
 
+// Thrown when the walk has read kMaxValues values: anchors and aliases let a
+// small file repeat a large list many times over.
+struct OverBudget {
+    Pos at;
+};
+
 class Walker {
   public:
     Walker(const std::string& file, std::vector<Diagnostic>& out) : file_(file), out_(out) {}
 
     void error(Pos at, std::string message) {
         out_.push_back(Diagnostic{file_, at.line, at.column, std::move(message)});
+    }
+
+    void spend(Pos at) {
+        if (++spent_ > kMaxValues)
+            throw OverBudget{at};
     }
 
     // Null nodes carry the position of the next token; the key is a better place.
@@ -64,6 +75,7 @@ class Walker {
         for (const auto& kv : map) {
             const YAML::Node& key = kv.first;
             Pos kp = pos(key, pos(map, at));
+            spend(kp);
             if (!key.IsScalar()) {
                 error(kp, "field names in " + where + " must be strings, got " + type_name(key));
                 continue;
@@ -84,6 +96,7 @@ class Walker {
 
     std::optional<Located<std::string>> scalar(const YAML::Node& n, Pos at,
                                                const std::string& where) {
+        spend(at);
         if (!n.IsScalar()) {
             error(pos(n, at), "expected a string for " + where + ", got " + type_name(n));
             return std::nullopt;
@@ -361,6 +374,7 @@ class Walker {
 
     const std::string& file_;
     std::vector<Diagnostic>& out_;
+    size_t spent_ = 0;
 };
 
 // yaml-cpp 0.7's LoadAll never returns on some inputs (a stray ',' or ']' at
@@ -438,6 +452,9 @@ ParseOutput parse_documents(std::string_view text, const std::string& file) {
             if (auto d = w.document(doc, Pos{1, 1}))
                 out.documents.push_back(std::move(*d));
         }
+    } catch (const OverBudget& e) {
+        w.error(e.at, "policy too large: more than " + std::to_string(kMaxValues) +
+                          " values (anchors and aliases count each time they are used)");
     } catch (const std::exception& e) {
         // yaml-cpp's accessors should not throw on a parsed tree; if one does,
         // the file is still rejected with a diagnostic rather than a crash.

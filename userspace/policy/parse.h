@@ -11,6 +11,10 @@
 
 namespace podguard::policy {
 
+// Values (keys, list items, scalars) one file may hold, counting repeats
+// through aliases.
+inline constexpr size_t kMaxValues = 200000;
+
 struct ParseOutput {
     std::vector<PolicyDocument> documents; // empty YAML documents are skipped
     std::vector<Diagnostic> diagnostics;
