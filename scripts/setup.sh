@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev prometheus-cpp-dev
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libbpfcc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format libclang-rt-14-dev
   podman runc catatonit busybox-static prometheus qemu-system-x86 cpio iproute2 util-linux
 )
 missing=()
