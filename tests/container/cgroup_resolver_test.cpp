@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "container/cgroup_resolver.h"
+#include "support/sandbox.h"
 #include "support/temp_cgroup.h"
 
 namespace podguard {

@@ -14,18 +14,10 @@
 #include <thread>
 
 #include "container/cgroup_resolver.h"
+#include "support/sandbox.h"
 
 namespace podguard::test {
 namespace {
-
-std::string random_hex(size_t n) {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string s(n, '0');
-    for (char& c : s)
-        c = kHex[rng() % 16];
-    return s;
-}
 
 bool write_all(int fd, const char* data, size_t len) {
     while (len > 0) {
@@ -42,15 +34,7 @@ bool write_all(int fd, const char* data, size_t len) {
 
 } // namespace
 
-std::string random_hex64() {
-    return random_hex(64);
-}
-
-std::string random_uuid() {
-    std::string h = random_hex(32);
-    return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-           "-" + h.substr(20);
-}
+std::string random_hex64() { return random_hex(64); }
 
 TempCgroupTree::~TempCgroupTree() {
     for (const CgroupChild& c : children_) {

@@ -56,6 +56,5 @@ class TempCgroupTree {
 
 // Random lowercase ids shaped like a container id and like a Kubernetes pod UID.
 std::string random_hex64();
-std::string random_uuid();
 
 } // namespace podguard::test
