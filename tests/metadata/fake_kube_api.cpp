@@ -197,6 +197,11 @@ void FakeKubeApi::serve() {
             return;
         }
 
+        if (!broken_list_body_.empty()) {
+            ++lists_;
+            res.set_content(broken_list_body_, "application/json");
+            return;
+        }
         // A list: pages of `limit` pods; the continue token is the offset.
         size_t limit = req.has_param("limit") ? std::stoul(req.get_param_value("limit")) : 0;
         size_t offset = 0;
@@ -227,14 +232,15 @@ void FakeKubeApi::append_event(const std::string& type, const json& object) {
     cv_.notify_all();
 }
 
-void FakeKubeApi::put_pod(json pod) {
+void FakeKubeApi::put_pod(json pod, bool emit_event) {
     std::lock_guard lock(mu_);
     ++rv_;
     pod["metadata"]["resourceVersion"] = std::to_string(rv_);
     std::string uid = pod["metadata"]["uid"];
     bool added = !pods_.count(uid);
     pods_[uid] = pod;
-    append_event(added ? "ADDED" : "MODIFIED", pod);
+    if (emit_event)
+        append_event(added ? "ADDED" : "MODIFIED", pod);
 }
 
 void FakeKubeApi::delete_pod(const std::string& uid) {
@@ -259,7 +265,7 @@ void FakeKubeApi::bookmark() {
 
 void FakeKubeApi::compact() {
     std::lock_guard lock(mu_);
-    compacted_rv_ = rv_;
+    compacted_rv_ = ++rv_; // writes elsewhere moved the version on
     log_.clear();
     // Watches opened before still hold indexes into the old log.
     for (auto& w : watches_open_)
@@ -280,6 +286,11 @@ void FakeKubeApi::set_gone_style(GoneStyle style) {
 void FakeKubeApi::set_token(std::string token) {
     std::lock_guard lock(mu_);
     token_ = std::move(token);
+}
+
+void FakeKubeApi::break_lists(std::string body) {
+    std::lock_guard lock(mu_);
+    broken_list_body_ = std::move(body);
 }
 
 void FakeKubeApi::inject_all(Injection injection) {

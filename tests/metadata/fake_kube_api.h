@@ -46,13 +46,17 @@ class FakeKubeApi {
     std::string url() const;
 
     // Cluster state: each change gets the next resourceVersion and a watch event.
-    void put_pod(nlohmann::json pod); // ADDED when the uid is new, else MODIFIED
+    // ADDED when the uid is new, else MODIFIED. Without emit_event the change
+    // is in the state but in no watch, as if compacted away.
+    void put_pod(nlohmann::json pod, bool emit_event = true);
     void delete_pod(const std::string& uid);
     void bookmark();             // BOOKMARK at the current resourceVersion
     void compact();              // watches from older resourceVersions now get 410
     void error_410_to_watches(); // an ERROR event with code 410, then the stream ends
     void set_gone_style(GoneStyle style);
     void set_token(std::string token);
+    // Lists answer 200 with this body (empty: normal lists again).
+    void break_lists(std::string body);
 
     // Sent as is to every open watch (malformed JSON, half an event...).
     void send_raw(const std::string& bytes);
@@ -94,6 +98,7 @@ class FakeKubeApi {
     std::condition_variable cv_;
     bool killed_ = false;
     std::string token_;
+    std::string broken_list_body_;
     GoneStyle gone_style_ = GoneStyle::HttpStatus;
     uint64_t rv_ = 1000;
     uint64_t compacted_rv_ = 0;

@@ -273,8 +273,10 @@ bool KubernetesProvider::handle_event(std::string_view line, WatchEnd& end) {
     try {
         json event = json::parse(line, nullptr, false);
         if (event.is_discarded() || !event.is_object()) {
-            watch_failure_ = fmt::format("malformed JSON in watch event ({} bytes): {}",
-                                         line.size(), preview(line));
+            watch_failure_ =
+                fmt::format("{} in watch event ({} bytes): {}",
+                            event.is_discarded() ? "malformed JSON" : "not a JSON object",
+                            line.size(), preview(line));
             end = WatchEnd::Failed;
             return false;
         }
