@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -167,6 +168,21 @@ Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& c
     } catch (const std::exception& e) {
         return make_error(fmt::format("kubeconfig {}: {}", path, e.what()));
     }
+}
+
+Result<KubeConfig> resolve_config(const std::string& kubeconfig_path, const std::string& context) {
+    if (!kubeconfig_path.empty())
+        return load_kubeconfig(kubeconfig_path, context);
+    return in_cluster_config();
+}
+
+std::string default_node_name() {
+    if (const char* node = std::getenv("NODE_NAME"); node && *node)
+        return node;
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0)
+        return {};
+    return host;
 }
 
 Result<HttpTarget> http_target(const KubeConfig& config) {

@@ -35,6 +35,13 @@ in_cluster_config(const std::string& service_account_dir = kServiceAccountDir,
 // paths resolve against the kubeconfig's directory, as kubectl does.
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& context = "");
 
+// --kubeconfig FILE when given, else the in-cluster service account.
+Result<KubeConfig> resolve_config(const std::string& kubeconfig_path,
+                                  const std::string& context = "");
+
+// NODE_NAME (set it from spec.nodeName with the downward API), else the hostname.
+std::string default_node_name();
+
 // The connection settings for one request; reads token_file.
 Result<HttpTarget> http_target(const KubeConfig& config);
 
