@@ -10,6 +10,7 @@
 
 #include "daemon/agent.h"
 #include "loader/kernel_probe.h"
+#include "policy/check.h"
 
 namespace {
 
@@ -68,6 +69,31 @@ int main(int argc, char** argv) {
                   "Also report processes acting on themselves");
     run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
                   "Also write fork/exec/exit events");
+    run->add_option("--metrics-address", run_opts.metrics_address,
+                    "Prometheus endpoint HOST:PORT (default 127.0.0.1:9417; empty to disable)");
+    run->add_option("--metrics-pod-labels", run_opts.metrics_pod_labels,
+                    "Pod labels on activity metrics: off, namespace, pod, container")
+        ->check(CLI::IsMember({"off", "namespace", "pod", "container"}));
+    run->add_option("--metrics-max-pod-series", run_opts.metrics_max_pod_series,
+                    "Cap on pod-level series; the rest fold into _overflow");
+    run->add_option("--kubeconfig", run_opts.metadata.kubeconfig,
+                    "Kubeconfig for pod metadata from the Kubernetes API (in-cluster config is "
+                    "used automatically)");
+    run->add_option("--node-name", run_opts.metadata.node_name,
+                    "This node's name for the Kubernetes pod watch (default $NODE_NAME or "
+                    "hostname)");
+    run->add_option("--runtime-socket", run_opts.metadata.runtime_socket,
+                    "Docker/podman-compatible API socket (default: /run/podman/podman.sock or "
+                    "/var/run/docker.sock if present)");
+    run->add_flag("!--no-metadata", run_opts.metadata.enabled,
+                  "Do not contact the Kubernetes API or a container runtime");
+
+    std::vector<std::string> policy_files;
+    auto* policy = app.add_subcommand("policy", "Work with podguard policies");
+    policy->require_subcommand(1);
+    auto* policy_check = policy->add_subcommand(
+        "check", "Validate policy files or directories; print every error as file:line:col");
+    policy_check->add_option("paths", policy_files, "Policy files or directories")->required();
 
     bool probe_json = false;
     auto* probe = app.add_subcommand("probe", "Report what this kernel offers and which "
@@ -86,6 +112,8 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
+    if (*policy_check)
+        return podguard::policy::policy_check_main(policy_files, std::cout, std::cerr);
     if (*probe) {
         (void)podguard::ensure_kernel_filesystems();
         auto result = podguard::probe_kernel();

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "container/cgroup_resolver.h"
+#include "daemon/metrics_bridge.h"
 #include "enrich/enricher.h"
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
@@ -70,6 +71,33 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
     }
     log_enforcement(probe);
 
+    std::unique_ptr<Metrics> metrics;
+    if (!options.metrics_address.empty()) {
+        MetricsConfig mc;
+        mc.address = options.metrics_address;
+        auto labels = parse_pod_labels(options.metrics_pod_labels);
+        if (!labels) {
+            spdlog::error("{}", labels.error().message);
+            return 1;
+        }
+        mc.pod_labels = *labels;
+        mc.max_pod_series = options.metrics_max_pod_series;
+        auto started = Metrics::start(mc);
+        if (!started) {
+            spdlog::error("{}", started.error().message);
+            return 1;
+        }
+        metrics = std::move(*started);
+        metrics->set_enforcement_mode(probe.mode);
+        spdlog::info("metrics on http://{}:{}/metrics", mc.address.substr(0, mc.address.rfind(':')),
+                     metrics->port());
+    }
+    auto metadata = start_metadata(options.metadata);
+    if (!metadata) {
+        spdlog::error("{}", metadata.error().message);
+        return 1;
+    }
+
     auto cgroup_root = find_cgroup2_root();
     if (!cgroup_root) {
         spdlog::error("{}", cgroup_root.error().message);
@@ -104,6 +132,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
     processes.seed(threads, ids);
 
     Enricher enricher(cgroups, processes);
+    const metadata::MetadataCache& meta_cache = **metadata;
+    enricher.set_metadata_lookup([&meta_cache](Party& p) { apply_metadata(meta_cache, p); });
     Pipeline pipeline((*bpf)->events_fd(), (*bpf)->lost_fd(), (*bpf)->ringbuf_bytes(), processes,
                       enricher);
     if (auto o = pipeline.open(); !o) {
@@ -111,6 +141,23 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
         return 1;
     }
     pipeline.add_sink(json->get());
+    // Run time per program is only counted while a stats fd is held.
+    auto stats_fd = enable_bpf_stats();
+    if (!stats_fd)
+        spdlog::warn("BPF run-time statistics unavailable: {}", stats_fd.error().message);
+    std::unique_ptr<MetricsSink> metrics_sink;
+    std::unique_ptr<HealthReporter> health;
+    if (metrics) {
+        metrics_sink = std::make_unique<MetricsSink>(*metrics);
+        pipeline.add_sink(metrics_sink.get());
+        std::vector<BpfProgramRef> refs;
+        for (const auto& p : (*bpf)->programs())
+            refs.push_back({p.name, p.fd});
+        health =
+            std::make_unique<HealthReporter>(*metrics, pipeline, std::move(refs), metadata->get());
+        pipeline.set_tick([&health] { health->update(); });
+        health->update();
+    }
 
     spdlog::info("podguard ready: {} programs attached, {} processes and {} threads known, "
                  "events to {}",
@@ -126,6 +173,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
     spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "
                  "undecodable",
                  pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors);
+    if (stats_fd)
+        close(*stats_fd);
     if (!ran) {
         spdlog::error("{}", ran.error().message);
         return 1;

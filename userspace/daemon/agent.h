@@ -3,8 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "daemon/metadata_setup.h"
 
 namespace podguard {
 
@@ -15,6 +18,9 @@ struct AgentOptions {
     bool report_self = false;
     bool lifecycle_events = false;
     std::string metrics_address = "127.0.0.1:9417"; // empty: no metrics endpoint
+    std::string metrics_pod_labels = "container";   // off | namespace | pod | container
+    size_t metrics_max_pod_series = 2000;
+    MetadataOptions metadata;
 };
 
 // Returns the process exit code. Errors are logged as one line each.

@@ -195,7 +195,6 @@ const char* to_string(PodLabels labels) {
     return "unknown";
 }
 
-
 Status validate_metrics_address(std::string_view address) {
     auto parsed = parse_address(address);
     if (!parsed)
@@ -594,7 +593,7 @@ void Metrics::set_provider_up(std::string_view provider, bool up) {
     it->second->Set(up ? 1 : 0);
 }
 
-void Metrics::count_metadata_lookup(std::string_view provider, bool hit) {
+void Metrics::count_metadata_lookup(std::string_view provider, bool hit, uint64_t count) {
     std::lock_guard lock(mu_);
     auto it = lookups_.find(provider);
     if (it == lookups_.end()) {
@@ -603,7 +602,7 @@ void Metrics::count_metadata_lookup(std::string_view provider, bool hit) {
             &lookups_family_->Add({{"provider", std::string(provider)}, {"result", "hit"}})};
         it = lookups_.emplace(std::string(provider), counters).first;
     }
-    it->second[hit ? 1 : 0]->Increment();
+    it->second[hit ? 1 : 0]->Increment(static_cast<double>(count));
 }
 
 void Metrics::record_policy_reload(bool success, std::size_t rules) {

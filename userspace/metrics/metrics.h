@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "loader/kernel_probe.h" // EnforcementMode
 #include "events/event.h"
+#include "loader/kernel_probe.h" // EnforcementMode
 #include "metrics/bpf_stats.h"
 #include "podguard.h"
 
@@ -48,7 +48,6 @@ enum class PodLabels {
 // "off", "namespace", "pod", "container" (CLI spelling).
 Result<PodLabels> parse_pod_labels(std::string_view text);
 const char* to_string(PodLabels labels);
-
 
 inline constexpr const char* kDefaultMetricsAddress = "127.0.0.1:9417";
 
@@ -103,7 +102,7 @@ class Metrics {
     void update_bpf_programs(const std::vector<BpfProgramStats>& programs);
 
     void set_provider_up(std::string_view provider, bool up);
-    void count_metadata_lookup(std::string_view provider, bool hit);
+    void count_metadata_lookup(std::string_view provider, bool hit, uint64_t count = 1);
 
     // Counts a reload; on success also stamps
     // podguard_policy_last_reload_success_timestamp_seconds with now and
@@ -136,7 +135,7 @@ class Metrics {
     class PodEventsCollectable;
     PodEntry& pod_entry(std::string_view ns, std::string_view pod, std::string_view container);
 
-    static constexpr std::size_t kKinds = 6, kRelations = 6, kActions = 4, kModes = 3,
+    static constexpr std::size_t kKinds = 6, kRelations = 7, kActions = 4, kModes = 3,
                                  kDecisionKinds = 3;
 
     MetricsConfig config_;

@@ -1,0 +1,32 @@
+#include "daemon/metrics_bridge.h"
+
+namespace podguard {
+
+void MetricsSink::consume(const Event& event) noexcept {
+    try {
+        metrics_.observe(event);
+    } catch (...) {
+        // A metrics failure must never stop the event flow.
+    }
+}
+
+void HealthReporter::update() {
+    metrics_.set_lost(pipeline_.read_lost());
+    metrics_.set_ringbuf(pipeline_.ringbuf_used_bytes(), pipeline_.ringbuf_bytes());
+    if (auto stats = read_bpf_program_stats(programs_))
+        metrics_.update_bpf_programs(*stats);
+    if (!metadata_)
+        return;
+    for (const auto& p : metadata_->stats().providers) {
+        metrics_.set_provider_up(p.name, p.up);
+        auto& [hits, misses] = seen_lookups_[p.name];
+        if (p.hits > hits)
+            metrics_.count_metadata_lookup(p.name, true, p.hits - hits);
+        if (p.misses > misses)
+            metrics_.count_metadata_lookup(p.name, false, p.misses - misses);
+        hits = p.hits;
+        misses = p.misses;
+    }
+}
+
+} // namespace podguard

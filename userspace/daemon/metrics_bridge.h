@@ -1,0 +1,43 @@
+// Feeds the Prometheus exporter: every event through a sink, and the
+// agent's health (kernel loss counters, ring buffer, BPF run time,
+// providers) once a second from the pipeline thread.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "metadata/cache.h"
+#include "metrics/bpf_stats.h"
+#include "metrics/metrics.h"
+#include "pipeline/event_sink.h"
+#include "pipeline/pipeline.h"
+
+namespace podguard {
+
+class MetricsSink : public EventSink {
+  public:
+    explicit MetricsSink(Metrics& metrics) : metrics_(metrics) {}
+    void consume(const Event& event) noexcept override;
+
+  private:
+    Metrics& metrics_;
+};
+
+class HealthReporter {
+  public:
+    HealthReporter(Metrics& metrics, const Pipeline& pipeline, std::vector<BpfProgramRef> programs,
+                   const metadata::MetadataCache* metadata)
+        : metrics_(metrics), pipeline_(pipeline), programs_(std::move(programs)),
+          metadata_(metadata) {}
+    void update();
+
+  private:
+    Metrics& metrics_;
+    const Pipeline& pipeline_;
+    std::vector<BpfProgramRef> programs_;
+    const metadata::MetadataCache* metadata_;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> seen_lookups_;
+};
+
+} // namespace podguard
