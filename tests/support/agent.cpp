@@ -201,6 +201,13 @@ void AgentProcess::start(AgentOptions options) {
 
     std::vector<std::string> argv = {options.binary, "run",          "--events",
                                      events_path_,   "--ready-file", ready_path_};
+    // Tests never take the fixed default metrics port: agents of parallel
+    // runs or benchmarks would collide on it.
+    bool has_metrics = false;
+    for (const auto& a : options.extra_args)
+        has_metrics = has_metrics || a.rfind("--metrics-address", 0) == 0;
+    if (!has_metrics)
+        argv.push_back("--metrics-address=127.0.0.1:0");
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
     auto envs = merged_env(options.env);
     auto c_args = c_strings(argv);
