@@ -243,26 +243,75 @@ static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u
 	return 1;
 }
 
+/* How many remembered syscalls each tid slot holds. Every syscall exit
+ * passes through here; an inlined array load lets the exits with nothing
+ * remembered (nearly all of them) skip the hash lookup. Slots are shared by
+ * tids equal modulo the size, which only costs those an extra lookup. */
+#define PG_PENDING_SLOTS 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PG_PENDING_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} pg_pending SEC(".maps");
+
+static __always_inline __u32 *pg_pending_slot(__u32 tid)
+{
+	__u32 slot = tid & (PG_PENDING_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&pg_pending, &slot);
+}
+
 /* Remember a syscall until its exit; the scratch event becomes the value. */
 static __always_inline void pg_inflight_store(union pg_any_event *ev)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *pending;
 
-	if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_ANY))
-		pg_count_lost(ev->hdr.kind, PG_LOST_INFLIGHT_FULL);
+	if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_NOEXIST)) {
+		/* A leftover of this tid (an exit we never saw): replace it. */
+		if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_ANY))
+			pg_count_lost(ev->hdr.kind, PG_LOST_INFLIGHT_FULL);
+		return;
+	}
+	pending = pg_pending_slot(tid);
+	if (pending)
+		__sync_fetch_and_add(pending, 1);
+}
+
+static __always_inline int pg_maybe_pending(__u32 tid)
+{
+	__u32 *pending = pg_pending_slot(tid);
+
+	return pending && *pending;
+}
+
+static __always_inline void pg_inflight_forget(__u32 tid)
+{
+	__u32 *pending;
+
+	if (bpf_map_delete_elem(&pg_inflight, &tid))
+		return;
+	pending = pg_pending_slot(tid);
+	if (pending && *pending)
+		__sync_fetch_and_add(pending, -1);
 }
 
 /* At syscall exit: set the result and send the remembered event. */
 static __always_inline void pg_inflight_finish(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	union pg_any_event *ev;
 
+	if (!pg_maybe_pending(tid))
+		return;
+	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
 	if (!ev)
 		return;
 	ev->hdr.result = ret;
 	pg_submit(ev);
-	bpf_map_delete_elem(&pg_inflight, &tid);
+	pg_inflight_forget(tid);
 }
 
 static __always_inline int pg_is_agent(void)

@@ -121,6 +121,8 @@ int BPF_PROG(pg_process_exit, struct task_struct *task)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
 	pg_cache_pids(task, 0);
+	/* A thread that dies inside a watched syscall never reaches its exit. */
+	pg_inflight_forget(BPF_CORE_READ(task, pid));
 	/* Only the last thread out ends the process. */
 	if (BPF_CORE_READ(sig, live.counter) != 0)
 		return 0;

@@ -45,14 +45,17 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 static __always_inline int pg_signal_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	union pg_any_event *ev;
 
+	if (!pg_maybe_pending(tid))
+		return 0;
+	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
 	if (!ev || ev->hdr.kind != PG_EV_SIGNAL)
 		return 0;
 	/* The target may only have become known at signal_generate. */
 	if (!pg_report_self && (ev->hdr.flags & PG_F_TARGET_KNOWN) &&
 	    ev->signal.target.pid == ev->signal.source.pid) {
-		bpf_map_delete_elem(&pg_inflight, &tid);
+		pg_inflight_forget(tid);
 		return 0;
 	}
 	pg_inflight_finish(ret);

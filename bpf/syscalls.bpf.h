@@ -156,8 +156,12 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = PG_SYSCALL_NR(regs);
+	long id;
 
+	/* Checked before the syscall number: reading it is a probe read. */
+	if (!pg_maybe_pending((__u32)bpf_get_current_pid_tgid()))
+		return 0;
+	id = PG_SYSCALL_NR(regs);
 	switch (id) {
 	case PG_NR_KILL:
 	case PG_NR_TKILL:

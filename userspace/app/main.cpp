@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
     run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
                   "Also write fork/exec/exit events");
     run->add_option("--metrics-address", run_opts.metrics_address,
-                    "Prometheus endpoint HOST:PORT (default 127.0.0.1:9417; empty to disable)");
+                    "Prometheus endpoint HOST:PORT (default 127.0.0.1:9417; port 0 picks one)");
+    bool no_metrics = false;
+    run->add_flag("--no-metrics", no_metrics, "Serve no Prometheus endpoint");
     run->add_option("--metrics-pod-labels", run_opts.metrics_pod_labels,
                     "Pod labels on activity metrics: off, namespace, pod, container")
         ->check(CLI::IsMember({"off", "namespace", "pod", "container"}));
@@ -129,6 +131,8 @@ int main(int argc, char** argv) {
                          e.what());
             return 2;
         }
+        if (no_metrics)
+            run_opts.metrics_address.clear();
         install_signal_handlers();
         return podguard::run_agent(run_opts, g_stop);
     }
