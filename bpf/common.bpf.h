@@ -140,6 +140,7 @@ static __always_inline void pg_submit(union pg_any_event *ev)
 	long err;
 
 	ev->hdr.time_ns = now;
+	ev->hdr.pad0 = 0; /* enforce.bpf.h's per-syscall state, not for user space */
 	switch (kind) {
 	case PG_EV_SIGNAL:
 		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_signal_event), flags);

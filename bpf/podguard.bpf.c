@@ -6,6 +6,7 @@
  * the watched syscalls to them.
  */
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 #include "lifecycle.bpf.h"
 #include "proc_access.bpf.h"
 #include "ptrace.bpf.h"

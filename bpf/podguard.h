@@ -222,4 +222,106 @@ struct pg_lost_counters {
 #define PG_FNV_OFFSET 0xcbf29ce484222325ULL
 #define PG_FNV_PRIME 0x100000001b3ULL
 
+/* ---- policy enforcement (bpf/enforce.bpf.h, userspace/enforce/) -------
+ *
+ * The compiled policy lives in the kernel as bitmaps over rules: bit i of a
+ * pg_rule_set is rule i (id i + 1). For one operation the kernel ANDs the set
+ * of rules that name the operation, the set for the relation, the set whose
+ * source selector matches the source's cgroup, the set whose target selector
+ * matches the target's cgroup and the agent constraints; the lowest bit left
+ * is the first matching rule. Constant time whatever the rule count.
+ *
+ * Everything a policy writes exists twice (generation 0 and 1); the daemon
+ * fills the inactive one and then flips pg_enforce_config.active_gen. */
+#define PG_MAX_RULES 1024
+#define PG_RULE_WORDS (PG_MAX_RULES / 64)
+#define PG_POLICY_GENS 2
+#define PG_OP_KINDS 3 /* == podguard::policy::OperationKind count */
+#define PG_OP_BITS 64
+#define PG_OP_SLOTS (PG_OP_KINDS * PG_OP_BITS) /* per generation in pg_policy_ops */
+#define PG_RELATIONS 8 /* podguard::Relation values 0..6, padded */
+#define PG_MAX_CGROUPS 16384
+
+/* == podguard::policy::OperationKind */
+enum pg_op_kind {
+	PG_OP_SIGNAL = 0,
+	PG_OP_PTRACE = 1,
+	PG_OP_PROC_ACCESS = 2,
+};
+
+/* == podguard::Relation */
+enum pg_relation {
+	PG_REL_SAME_CONTAINER = 0,
+	PG_REL_SAME_POD = 1,
+	PG_REL_HOST_TO_CONTAINER = 2,
+	PG_REL_CONTAINER_TO_HOST = 3,
+	PG_REL_CROSS_POD = 4,
+	PG_REL_HOST = 5,
+	PG_REL_UNKNOWN = 6,
+};
+
+/* ptrace request -> bit, as podguard::policy::ptrace_request_bit. */
+#define PG_PTRACE_LOW_MAX 33
+#define PG_PTRACE_HIGH_BASE 0x4200
+#define PG_PTRACE_HIGH_COUNT 27
+#define PG_PTRACE_BIT_OTHER 61
+#define PG_PTRACE_BIT_VM_READV 62
+#define PG_PTRACE_BIT_VM_WRITEV 63
+
+/* What the hooks do with a `block` decision. */
+enum pg_enforce_mode {
+	PG_ENFORCE_MONITOR = 0, /* decide and report; block is reported, never applied */
+	PG_ENFORCE_KILL = 1,    /* SIGKILL the offender at syscall entry */
+	PG_ENFORCE_LSM = 2,     /* deny in the BPF LSM hooks; kill where no hook asks */
+};
+
+struct pg_rule_set {
+	__u64 w[PG_RULE_WORDS];
+};
+
+/* pg_enforce_config[0]. active_gen is read once per decision: flipping it
+ * switches every map of the policy at once. */
+struct pg_enforce_config {
+	__u32 active_gen; /* 0 or 1 */
+	__u32 mode;       /* enum pg_enforce_mode */
+};
+
+/* pg_policy_gens[gen]: the per-generation sets that do not depend on the op. */
+struct pg_policy_gen {
+	__u32 rule_count; /* 0: no policy, skip the decision */
+	__u32 pad;
+	struct pg_rule_set relation[PG_RELATIONS];
+	/* Facts of a cgroup without a pg_cgroups entry: a host process. */
+	struct pg_rule_set host_src;
+	struct pg_rule_set host_tgt;
+	/* Rules whose selector needs the party to be / not to be the agent. */
+	struct pg_rule_set src_agent;
+	struct pg_rule_set src_not_agent;
+	struct pg_rule_set tgt_agent;
+	struct pg_rule_set tgt_not_agent;
+};
+
+/* pg_policy_rules[gen * PG_MAX_RULES + i] */
+struct pg_rule {
+	__u32 id;
+	__u8 action; /* enum pg_action: ALLOWED, AUDITED or BLOCKED (= block) */
+	__u8 pad[3];
+};
+
+struct pg_cgroup_key {
+	__u64 cgroup_id;
+	__u32 gen;
+	__u32 pad;
+};
+
+/* What the daemon knows about one cgroup, for one policy generation. */
+struct pg_cgroup_info {
+	__u32 pod_id;       /* daemon-assigned per pod; 0 = unknown pod */
+	__u32 container_id; /* daemon-assigned per container; 0 = the cgroup is the container */
+	__u8 in_container;
+	__u8 pad[7];
+	struct pg_rule_set src; /* rules whose source selector matches this cgroup */
+	struct pg_rule_set tgt; /* rules whose target selector matches this cgroup */
+};
+
 #endif /* PODGUARD_H */

@@ -13,6 +13,7 @@
 #define PODGUARD_PROC_ACCESS_BPF_H
 
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
 #define PG_AT_FDCWD -100
 #define PG_PROC_SUPER_MAGIC 0x9fa0
@@ -372,6 +373,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 		p->hdr.flags |= PG_F_TARGET_KNOWN;
 		if (!pg_report_self && p->target.pid == p->source.pid)
 			return;
+		pg_enforce(ev, PG_OP_PROC_ACCESS, entry, 1);
 	} else if (!is_tid && pidns == p->source.pidns && (__u32)pid == p->source.ns_pid &&
 		   !pg_report_self) {
 		return;

@@ -6,6 +6,7 @@
 #define PODGUARD_PTRACE_BPF_H
 
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
 #define PG_PTRACE_TRACEME 0
 
@@ -39,6 +40,8 @@ static __noinline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 targe
 		p->hdr.flags |= PG_F_TARGET_KNOWN;
 		if (!pg_report_self && p->target.pid == p->source.pid)
 			return;
+		pg_enforce(ev, PG_OP_PTRACE,
+			   pg_ptrace_bit(syscall, request), 1);
 	}
 	pg_inflight_store(ev);
 }

@@ -10,6 +10,7 @@
 #define PODGUARD_SIGNAL_BPF_H
 
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
 #define PG_SIGCHLD 17
 #define PG_PF_EXITING 0x00000004
@@ -38,6 +39,7 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 		s->hdr.flags |= PG_F_TARGET_KNOWN;
 		if (!pg_report_self && s->target.pid == s->source.pid)
 			return;
+		pg_enforce(ev, PG_OP_SIGNAL, pg_signal_bit(sig), 1);
 	}
 	pg_inflight_store(ev);
 }
@@ -79,6 +81,9 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 			ev->hdr.flags |= PG_F_TARGET_KNOWN;
 			ev->signal.delivery = result + 1;
 			ev->signal.ntargets = 1;
+			if (!(ev->hdr.pad0 & PG_INT_DECIDED))
+				pg_enforce(ev, PG_OP_SIGNAL,
+					   pg_signal_bit(sig), 1);
 			return 0;
 		}
 		/* Group or broadcast kill: every further target is an event of its own. */
@@ -92,6 +97,9 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 		pg_fill_task(&out->signal.target, task);
 		out->signal.delivery = result + 1;
 		out->hdr.flags |= PG_F_TARGET_KNOWN | PG_F_EXTRA_TARGET;
+		out->hdr.pad0 = 0;
+		pg_enforce(out, PG_OP_SIGNAL,
+			   pg_signal_bit(sig), 1);
 		pg_submit(out);
 		return 0;
 	}
@@ -115,6 +123,9 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	pg_fill_current(&out->signal.source);
 	pg_fill_task(&out->signal.target, task);
 	out->signal.target_arg = out->signal.target.ns_pid;
+	/* Current may be anyone (an interrupted task): report, never kill. */
+	pg_enforce(out, PG_OP_SIGNAL,
+		   pg_signal_bit(sig), 0);
 	pg_submit(out);
 	return 0;
 }

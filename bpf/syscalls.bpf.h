@@ -9,6 +9,7 @@
 #define PODGUARD_SYSCALLS_BPF_H
 
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 #include "proc_access.bpf.h"
 #include "ptrace.bpf.h"
 #include "signal.bpf.h"
@@ -169,6 +170,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_RT_SIGQUEUEINFO:
 	case PG_NR_RT_TGSIGQUEUEINFO:
 	case PG_NR_PIDFD_SEND_SIGNAL:
+		pg_enforce_exit(ret);
 		return pg_signal_exit(ret);
 	case PG_NR_PTRACE:
 	case PG_NR_PROCESS_VM_READV:
@@ -188,6 +190,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_CHDIR:
 	case PG_NR_EXECVE:
 	case PG_NR_EXECVEAT:
+		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
 		break;
 	}

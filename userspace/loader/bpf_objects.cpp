@@ -5,7 +5,11 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <dirent.h>
+#include <set>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "events/names.h"
 #include "podguard.h"
@@ -36,6 +40,59 @@ bool power_of_two(uint32_t v) {
     return v && !(v & (v - 1));
 }
 
+// Maps whose contents outlive a daemon: events in flight, the process cache,
+// the policy. Per-CPU scratch space is not worth carrying over.
+constexpr const char* kPinnedMaps[] = {
+    "pg_events",     "pg_lost",         "pg_inflight",       "pg_pids",
+    "pg_procs",      "pg_proc_names",   "pg_enforce_config", "pg_policy_gens",
+    "pg_policy_ops", "pg_policy_rules", "pg_cgroups",
+};
+constexpr const char* kLinkPrefix = "link_";
+
+Status make_dirs(const std::string& path) {
+    std::string cur;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        cur = path.substr(0, pos);
+        if (!cur.empty() && mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+            return make_error("cannot create " + cur + ": " + strerror(errno));
+    }
+    return {};
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (struct dirent* e = readdir(d))
+            if (e->d_name[0] != '.')
+                out.emplace_back(e->d_name);
+        closedir(d);
+    }
+    return out;
+}
+
+// True when the map pinned at `path` can stand in for `map`.
+bool pinned_map_matches(const std::string& path, const struct bpf_map* map) {
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0)
+        return false;
+    struct bpf_map_info info = {};
+    uint32_t len = sizeof(info);
+    bool ok =
+        bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+        info.type == static_cast<uint32_t>(bpf_map__type(map)) &&
+        info.key_size == bpf_map__key_size(map) && info.value_size == bpf_map__value_size(map) &&
+        info.max_entries == bpf_map__max_entries(map) && info.map_flags == bpf_map__map_flags(map);
+    close(fd);
+    return ok;
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
 } // namespace
 
 void route_libbpf_logs_to_spdlog() {
@@ -54,6 +111,30 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
         podguard_bpf__destroy(skel);
         return make_error(std::string("cannot size ring buffer: ") + strerror(-err));
     }
+    const bool lsm = options.enforcement == EnforcementMode::Lsm;
+    bpf_program__set_autoload(skel->progs.pg_lsm_task_kill, lsm);
+    bpf_program__set_autoload(skel->progs.pg_lsm_ptrace_access_check, lsm);
+    std::vector<std::string> fresh_pins;
+    if (!options.pin_dir.empty()) {
+        if (auto st = make_dirs(options.pin_dir); !st) {
+            podguard_bpf__destroy(skel);
+            return st.error();
+        }
+        for (const char* name : kPinnedMaps) {
+            struct bpf_map* map = bpf_object__find_map_by_name(skel->obj, name);
+            std::string path = options.pin_dir + "/" + name;
+            if (!map)
+                continue;
+            // An incompatible pin (another version, another ring size) is
+            // replaced only after our links are attached.
+            if (exists(path) && !pinned_map_matches(path, map)) {
+                spdlog::warn("pinned map {} does not match this build; using a new one", path);
+                fresh_pins.push_back(name);
+                continue;
+            }
+            bpf_map__set_pin_path(map, path.c_str());
+        }
+    }
     if (int err = podguard_bpf__load(skel)) {
         podguard_bpf__destroy(skel);
         return make_error(std::string("cannot load BPF programs into the kernel: ") +
@@ -62,8 +143,11 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
                                            "CAP_SYS_ADMIN)"
                                          : ""));
     }
-    std::unique_ptr<BpfObjects> objects(new BpfObjects(skel, options.ringbuf_bytes));
+    std::unique_ptr<BpfObjects> objects(new BpfObjects(skel, options));
+    objects->fresh_pins_ = std::move(fresh_pins);
     if (auto st = objects->fill_proc_names(); !st)
+        return st.error();
+    if (auto st = objects->set_enforcement_mode(options.enforcement); !st)
         return st.error();
     return objects;
 }
@@ -92,10 +176,71 @@ Status BpfObjects::fill_proc_names() {
     return {};
 }
 
+Status BpfObjects::set_enforcement_mode(EnforcementMode mode) {
+    int fd = bpf_map__fd(skel_->maps.pg_enforce_config);
+    uint32_t zero = 0;
+    struct pg_enforce_config cfg = {};
+    // A reused pinned map holds the active policy generation: keep it.
+    if (bpf_map_lookup_elem(fd, &zero, &cfg) != 0)
+        return make_error("cannot read enforcement config: " + std::string(strerror(errno)));
+    cfg.mode = mode == EnforcementMode::Lsm              ? PG_ENFORCE_LSM
+               : mode == EnforcementMode::SignalFallback ? PG_ENFORCE_KILL
+                                                         : PG_ENFORCE_MONITOR;
+    if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0)
+        return make_error("cannot set enforcement mode: " + std::string(strerror(errno)));
+    return {};
+}
+
 Status BpfObjects::attach() {
     if (int err = podguard_bpf__attach(skel_))
         return make_error(std::string("cannot attach BPF programs: ") + strerror(-err) +
                           (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : ""));
+    if (!options_.pin_dir.empty())
+        return pin_after_attach();
+    return {};
+}
+
+// Our links are attached: now the pinned ones of an earlier daemon can go
+// (each is replaced by ours, so nothing is ever unhooked), and maps that did
+// not match take over their pin path.
+Status BpfObjects::pin_after_attach() {
+    const std::string& dir = options_.pin_dir;
+    std::set<std::string> ours;
+    const struct bpf_object_skeleton* s = skel_->skeleton;
+    for (int i = 0; options_.pin_links && i < s->prog_cnt; ++i) {
+        struct bpf_link* link = *s->progs[i].link;
+        if (!link)
+            continue;
+        std::string path = dir + "/" + kLinkPrefix + s->progs[i].name;
+        ours.insert(path);
+        unlink(path.c_str());
+        if (int err = bpf_link__pin(link, path.c_str()))
+            return make_error("cannot pin " + path + ": " + strerror(-err));
+    }
+    for (const auto& name : list_dir(dir)) {
+        std::string path = dir + "/" + name;
+        if (name.rfind(kLinkPrefix, 0) == 0 && !ours.count(path))
+            unlink(path.c_str());
+    }
+    for (const auto& name : fresh_pins_) {
+        struct bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+        std::string path = dir + "/" + name;
+        unlink(path.c_str());
+        if (int err = bpf_map__pin(map, path.c_str()))
+            return make_error("cannot pin " + path + ": " + strerror(-err));
+    }
+    fresh_pins_.clear();
+    return {};
+}
+
+Status remove_pinned_state(const std::string& pin_dir) {
+    for (const auto& name : list_dir(pin_dir)) {
+        std::string path = pin_dir + "/" + name;
+        if (unlink(path.c_str()) != 0 && errno != ENOENT)
+            return make_error("cannot unpin " + path + ": " + strerror(errno));
+    }
+    if (rmdir(pin_dir.c_str()) != 0 && errno != ENOENT)
+        return make_error("cannot remove " + pin_dir + ": " + strerror(errno));
     return {};
 }
 
@@ -110,6 +255,15 @@ int BpfObjects::pids_fd() const {
 }
 int BpfObjects::procs_fd() const {
     return bpf_map__fd(skel_->maps.pg_procs);
+}
+int BpfObjects::inflight_fd() const {
+    return bpf_map__fd(skel_->maps.pg_inflight);
+}
+
+PolicyMapFds BpfObjects::policy_fds() const {
+    return {bpf_map__fd(skel_->maps.pg_enforce_config), bpf_map__fd(skel_->maps.pg_policy_gens),
+            bpf_map__fd(skel_->maps.pg_policy_ops), bpf_map__fd(skel_->maps.pg_policy_rules),
+            bpf_map__fd(skel_->maps.pg_cgroups)};
 }
 
 std::vector<ProgramInfo> BpfObjects::programs() const {

@@ -1,0 +1,228 @@
+// Real BPF-LSM denial. This kernel refuses LSM programs, so the test boots
+// Debian's own kernel (BPF LSM active) under qemu with a busybox initramfs
+// and a static loader (tests/enforce/vm/lsm_loader.cpp) that loads our real
+// BPF object, compiles a policy into its maps with the daemon's code, and
+// reports what the kernel answered on the serial console ("PGVM " lines).
+// See /work/shared/notes/lsm-vm.md. The kernel package is downloaded with
+// apt once and cached in the build directory; no kernel = FAIL.
+#include <gtest/gtest.h>
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "podguard.h"
+#include "support/agent.h"
+#include "support/sandbox.h"
+
+namespace podguard::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// vmlinuz of the kernel linux-image-amd64 points at, fetched into the cache.
+std::string debian_kernel(std::string& error) {
+    const fs::path cache = PODGUARD_VM_CACHE;
+    fs::create_directories(cache);
+    for (const auto& e : fs::recursive_directory_iterator(cache))
+        if (e.path().filename().string().rfind("vmlinuz-", 0) == 0)
+            return e.path();
+    auto deps = run_command({"apt-cache", "depends", "linux-image-amd64"}, 60s);
+    std::smatch m;
+    std::regex re(R"(Depends: (linux-image-[0-9][^\s]*-amd64))");
+    if (!deps.success() || !std::regex_search(deps.out, m, re)) {
+        error = "cannot tell which kernel package linux-image-amd64 means (apt-get update?): " +
+                deps.describe();
+        return "";
+    }
+    const std::string pkg = m[1];
+    auto dl =
+        run_command({"sh", "-c", "cd '" + cache.string() + "' && apt-get download " + pkg}, 600s);
+    if (!dl.success()) {
+        error = "cannot download " + pkg +
+                " with apt-get (needed to test the BPF LSM for real): " + dl.describe();
+        return "";
+    }
+    auto x = run_command({"sh", "-c",
+                          "cd '" + cache.string() + "' && dpkg-deb -x " + pkg +
+                              "_*.deb extracted && rm -f " + pkg +
+                              "_*.deb && find extracted -mindepth 1 -maxdepth 1 ! -name boot "
+                              "-exec rm -rf {} +"},
+                         300s);
+    if (!x.success()) {
+        error = "cannot unpack " + pkg + ": " + x.describe();
+        return "";
+    }
+    for (const auto& e : fs::recursive_directory_iterator(cache))
+        if (e.path().filename().string().rfind("vmlinuz-", 0) == 0)
+            return e.path();
+    error = pkg + " holds no vmlinuz";
+    return "";
+}
+
+const char* kInit = R"(#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t securityfs securityfs /sys/kernel/security
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+/loader
+echo "PGVM loader_exit $?"
+poweroff -f
+)";
+
+std::string make_initrd(const TempDir& dir) {
+    fs::path root = dir.file("root");
+    fs::create_directories(root / "bin");
+    fs::copy_file("/bin/busybox", root / "bin/busybox");
+    fs::copy_file(PODGUARD_LSM_VM_LOADER, root / "loader");
+    {
+        std::ofstream init(root / "init");
+        init << kInit;
+    }
+    fs::permissions(root / "init",
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+    std::string out = dir.file("initrd.gz");
+    auto r = run_command({"sh", "-c",
+                          "cd '" + root.string() +
+                              "' && find . | cpio -o -H newc 2>/dev/null | "
+                              "gzip -1 > '" +
+                              out + "'"},
+                         120s);
+    if (!r.success())
+        throw FixtureError("cannot build the initramfs: " + r.describe());
+    return out;
+}
+
+struct VmRun {
+    std::map<std::string, std::map<std::string, int>> err; // case -> op -> errno (0 = ok)
+    std::map<std::string, std::string> exit;               // case -> status
+    std::map<std::string, std::vector<std::array<long long, 4>>> events; // kind action rule res
+    std::map<std::string, uint32_t> rule;                                // rule name -> id
+    bool done = false;
+    std::string lsm;
+    std::string log;
+};
+
+VmRun parse(const std::string& log) {
+    VmRun v;
+    v.log = log;
+    std::istringstream in(log);
+    std::string line;
+    std::regex result(R"(PGVM result case=(\w+) op=(\w+) ret=(-?\d+) errno=(\d+))");
+    std::regex exit(R"(PGVM exit case=(\w+) status=(\S+))");
+    std::regex event(R"(PGVM event case=(\w+) kind=(\d+) action=(\d+) rule=(\d+) result=(-?\d+))");
+    std::regex rule(R"(PGVM rule id=(\d+) name=(\S+))");
+    std::smatch m;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        if (std::regex_search(line, m, result))
+            v.err[m[1]][m[2]] = std::stoi(m[4]);
+        else if (std::regex_search(line, m, exit))
+            v.exit[m[1]] = m[2];
+        else if (std::regex_search(line, m, event))
+            v.events[m[1]].push_back(
+                {std::stoll(m[2]), std::stoll(m[3]), std::stoll(m[4]), std::stoll(m[5])});
+        else if (std::regex_search(line, m, rule))
+            v.rule[m[2]] = std::stoul(m[1]);
+        else if (line.find("PGVM done") != std::string::npos)
+            v.done = true;
+        else if (line.find("PGVM lsm ") != std::string::npos)
+            v.lsm = line.substr(line.find("PGVM lsm ") + 9);
+    }
+    return v;
+}
+
+// One boot for every assertion below (about 10 s under TCG).
+const VmRun& vm_run() {
+    static VmRun run;
+    static bool started = false;
+    if (started)
+        return run;
+    started = true;
+    std::string error;
+    std::string kernel = debian_kernel(error);
+    if (kernel.empty())
+        throw FixtureError(error);
+    TempDir dir;
+    std::string initrd = make_initrd(dir);
+    auto r = run_command({"qemu-system-x86_64", "-m", "1024", "-smp", "2", "-nographic",
+                          "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append",
+                          "console=ttyS0 quiet panic=-1"},
+                         300s);
+    run = parse(r.out);
+    if (!run.done)
+        throw FixtureError("the VM did not finish the run: " + r.describe());
+    return run;
+}
+
+class LsmVm : public ::testing::Test {
+  protected:
+    void SetUp() override { v_ = &vm_run(); }
+    const VmRun* v_ = nullptr;
+};
+
+TEST_F(LsmVm, GuestHasTheBpfLsm) {
+    EXPECT_NE(("," + v_->lsm + ",").find(",bpf,"), std::string::npos) << v_->lsm;
+}
+
+TEST_F(LsmVm, BlockedOperationsAreDenied) {
+    const auto& e = v_->err.at("blocked");
+    EXPECT_EQ(e.at("kill"), EPERM) << v_->log;
+    EXPECT_EQ(e.at("ptrace_attach"), EPERM);
+    EXPECT_EQ(e.at("open_proc_root"), EACCES);
+    EXPECT_EQ(e.at("kill_agent"), EPERM) << "self-protection";
+    EXPECT_EQ(v_->exit.at("blocked"), "code:0") << "denied, not killed";
+    uint32_t rule = v_->rule.at("vm-test/a-may-not-touch-b");
+    uint32_t self = v_->rule.at("podguard-self-protection/agent-is-untouchable");
+    std::set<long long> kinds;
+    for (const auto& ev : v_->events.at("blocked")) {
+        EXPECT_EQ(ev[1], PG_ACT_BLOCKED) << "kind " << ev[0];
+        EXPECT_TRUE(ev[2] == rule || ev[2] == self) << "rule " << ev[2];
+        EXPECT_LT(ev[3], 0) << "the syscall failed";
+        kinds.insert(ev[0]);
+    }
+    EXPECT_EQ(kinds, (std::set<long long>{PG_EV_SIGNAL, PG_EV_PTRACE, PG_EV_PROC_ACCESS}));
+}
+
+TEST_F(LsmVm, AllowedPairSucceeds) {
+    const auto& e = v_->err.at("allowed");
+    EXPECT_EQ(e.at("kill"), 0) << v_->log;
+    EXPECT_EQ(e.at("ptrace_attach"), 0);
+    EXPECT_EQ(e.at("open_proc_root"), 0);
+    EXPECT_EQ(v_->exit.at("allowed"), "code:0");
+    for (const auto& ev : v_->events.at("allowed")) {
+        EXPECT_EQ(ev[1], PG_ACT_ALLOWED);
+        EXPECT_EQ(ev[2], 0);
+    }
+}
+
+TEST_F(LsmVm, AuditModeChangesNothing) {
+    const auto& e = v_->err.at("audit");
+    EXPECT_EQ(e.at("kill"), 0) << v_->log;
+    EXPECT_EQ(e.at("ptrace_attach"), 0);
+    EXPECT_EQ(e.at("open_proc_root"), 0);
+    EXPECT_EQ(v_->exit.at("audit"), "code:0");
+    std::set<long long> kinds;
+    for (const auto& ev : v_->events.at("audit")) { // PTRACE_DETACH is one too
+        EXPECT_EQ(ev[1], PG_ACT_AUDITED);
+        EXPECT_EQ(ev[2], v_->rule.at("vm-test/a-may-not-touch-b"));
+        EXPECT_GE(ev[3], 0);
+        kinds.insert(ev[0]);
+    }
+    EXPECT_EQ(kinds, (std::set<long long>{PG_EV_SIGNAL, PG_EV_PTRACE, PG_EV_PROC_ACCESS}));
+}
+
+} // namespace
+} // namespace podguard::test

@@ -1,0 +1,258 @@
+// Runs inside the LSM test VM (tests/enforce/lsm_vm_test.cpp) as a static
+// binary: loads podguard's real BPF object with the BPF LSM programs,
+// compiles a policy into its maps with the same code as the daemon, and lets
+// processes in two cgroups ("containers" a and b of one pod) signal, ptrace
+// and open /proc/<pid>/root of each other. Every result goes to the serial
+// console on a line starting with "PGVM ".
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "enforce/policy_maps.h"
+#include "events/names.h"
+#include "podguard.h"
+#include "podguard.skel.h"
+#include "policy/load.h"
+
+// Mirrors bpf/proc_access.bpf.h.
+#define PG_NAME_PROC 1000
+#define PG_NAME_SELF 1001
+#define PG_NAME_TASK 1002
+
+namespace {
+
+using namespace podguard;
+
+const char* kPolicy = R"(apiVersion: podguard.io/v1alpha1
+kind: PodGuardPolicy
+metadata:
+  name: vm-test
+spec:
+  rules:
+    - name: a-may-not-touch-b
+      action: ACTION
+      operations: [signal, ptrace, procAccess]
+      source: {containers: [a]}
+      target: {containers: [b]}
+      relations: [same_pod]
+)";
+
+int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
+    if (level != LIBBPF_WARN)
+        return 0;
+    std::fputs("PGVM libbpf: ", stdout);
+    return std::vfprintf(stdout, fmt, args);
+}
+
+[[noreturn]] void die(const std::string& what) {
+    std::printf("PGVM fatal %s\n", what.c_str());
+    std::fflush(stdout);
+    std::exit(1);
+}
+
+uint64_t make_cgroup(const std::string& name) {
+    std::string path = "/sys/fs/cgroup/" + name;
+    if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+        die("mkdir " + path + ": " + strerror(errno));
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+        die("stat " + path);
+    return st.st_ino; // the cgroup id on cgroup2
+}
+
+void join_cgroup(const std::string& name) {
+    std::string procs = "/sys/fs/cgroup/" + name + "/cgroup.procs";
+    int fd = open(procs.c_str(), O_WRONLY);
+    if (fd < 0 || write(fd, "0", 1) != 1)
+        _exit(120);
+    close(fd);
+}
+
+enforce::CgroupFacts facts(uint64_t id, const char* container, uint32_t container_id) {
+    enforce::CgroupFacts f;
+    f.cgroup_id = id;
+    f.pod_id = 1;
+    f.container_id = container_id;
+    f.party.in_container = true;
+    f.party.namespace_ = "vm";
+    f.party.pod = "p";
+    f.party.container = container;
+    return f;
+}
+
+std::vector<pg_header> g_events;
+std::vector<uint32_t> g_event_pids;
+
+int on_event(void*, void* data, size_t size) {
+    if (size < sizeof(pg_signal_event))
+        return 0;
+    auto* h = static_cast<const pg_header*>(data);
+    if (h->kind != PG_EV_SIGNAL && h->kind != PG_EV_PTRACE && h->kind != PG_EV_PROC_ACCESS)
+        return 0;
+    // source follows the header in all three layouts
+    auto* s = static_cast<const pg_signal_event*>(data);
+    g_events.push_back(*h);
+    g_event_pids.push_back(s->source.pid);
+    return 0;
+}
+
+void report(const char* scase, const char* op, long ret, int err) {
+    std::printf("PGVM result case=%s op=%s ret=%ld errno=%d\n", scase, op, ret, ret < 0 ? err : 0);
+    std::fflush(stdout);
+}
+
+// The actor: three operations on the target, each reported.
+int act(const char* scase, pid_t target, pid_t agent) {
+    long r = kill(target, SIGUSR1);
+    report(scase, "kill", r, errno);
+    r = ptrace(PTRACE_ATTACH, target, nullptr, nullptr);
+    report(scase, "ptrace_attach", r, errno);
+    if (r == 0) {
+        int st;
+        waitpid(target, &st, 0);
+        ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+    }
+    std::string path = "/proc/" + std::to_string(target) + "/root/init";
+    int fd = open(path.c_str(), O_RDONLY);
+    report(scase, "open_proc_root", fd, errno);
+    if (fd >= 0)
+        close(fd);
+    if (agent > 0) {
+        r = kill(agent, SIGUSR1);
+        report(scase, "kill_agent", r, errno);
+    }
+    return 0;
+}
+
+pid_t spawn_in(const std::string& cgroup, const std::function<int()>& body) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        join_cgroup(cgroup);
+        _exit(body());
+    }
+    return pid;
+}
+
+void run_case(const char* scase, const std::string& from, const std::string& to, bool hit_agent,
+              struct ring_buffer* rb) {
+    pid_t agent = getpid();
+    pid_t target = spawn_in(to, [] {
+        signal(SIGUSR1, SIG_IGN);
+        for (;;)
+            pause();
+        return 0;
+    });
+    usleep(100 * 1000);
+    pid_t actor = spawn_in(from, [&] { return act(scase, target, hit_agent ? agent : 0); });
+    int st = 0;
+    waitpid(actor, &st, 0);
+    std::printf("PGVM exit case=%s status=%s%d\n", scase, WIFSIGNALED(st) ? "signal:" : "code:",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    kill(target, SIGKILL);
+    waitpid(target, &st, 0);
+    for (int i = 0; i < 10; ++i)
+        ring_buffer__poll(rb, 50);
+    for (size_t i = 0; i < g_events.size(); ++i) {
+        if (g_event_pids[i] != static_cast<uint32_t>(actor))
+            continue;
+        const auto& h = g_events[i];
+        std::printf("PGVM event case=%s kind=%u action=%u rule=%u result=%lld\n", scase, h.kind,
+                    h.action, h.policy_rule, static_cast<long long>(h.result));
+    }
+    std::fflush(stdout);
+}
+
+void fill_proc_names(int fd) {
+    auto put = [&](std::string_view name, uint32_t value) {
+        uint64_t key = fnv1a64(name);
+        bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+    };
+    for (const auto& e : proc_entry_names())
+        put(e.name, e.entry);
+    put("proc", PG_NAME_PROC);
+    put("self", PG_NAME_SELF);
+    put("thread-self", PG_NAME_SELF);
+    put("task", PG_NAME_TASK);
+}
+
+void load(enforce::PolicyMaps& maps, const char* action, uint64_t a, uint64_t b) {
+    std::string yaml = kPolicy;
+    yaml.replace(yaml.find("ACTION"), 6, action);
+    auto set = policy::load_policy_text(yaml, "vm.yaml");
+    if (!set)
+        die("policy: " + set.error().message);
+    auto compiled = policy::compile(*set);
+    if (!compiled)
+        die("compile: " + compiled.error().message);
+    auto st = maps.load(*compiled, [&] {
+        return std::vector<enforce::CgroupFacts>{facts(a, "a", 1), facts(b, "b", 2)};
+    });
+    if (!st)
+        die("load_policy: " + st.error().message);
+    for (const auto& r : compiled->rules)
+        std::printf("PGVM rule id=%u name=%s action=%s\n", r.id, r.name.c_str(), action);
+}
+
+} // namespace
+
+int main() {
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    signal(SIGUSR1, SIG_IGN);
+    libbpf_set_print(libbpf_quiet);
+    {
+        std::ifstream lsm("/sys/kernel/security/lsm");
+        std::string line;
+        std::getline(lsm, line);
+        std::printf("PGVM lsm %s\n", line.c_str());
+    }
+    uint64_t a = make_cgroup("a"), b = make_cgroup("b");
+
+    podguard_bpf* skel = podguard_bpf__open();
+    if (!skel)
+        die("open skeleton");
+    skel->rodata->pg_agent_tgid = getpid();
+    bpf_program__set_autoload(skel->progs.pg_lsm_task_kill, true);
+    bpf_program__set_autoload(skel->progs.pg_lsm_ptrace_access_check, true);
+    if (int err = podguard_bpf__load(skel))
+        die(std::string("load: ") + strerror(-err));
+    if (int err = podguard_bpf__attach(skel))
+        die(std::string("attach: ") + strerror(-err));
+    fill_proc_names(bpf_map__fd(skel->maps.pg_proc_names));
+    uint32_t zero = 0;
+    pg_enforce_config cfg{0, PG_ENFORCE_LSM};
+    bpf_map_update_elem(bpf_map__fd(skel->maps.pg_enforce_config), &zero, &cfg, BPF_ANY);
+    std::printf("PGVM loaded lsm_programs=%d\n",
+                bpf_program__fd(skel->progs.pg_lsm_task_kill) >= 0 &&
+                    bpf_program__fd(skel->progs.pg_lsm_ptrace_access_check) >= 0);
+
+    struct ring_buffer* rb =
+        ring_buffer__new(bpf_map__fd(skel->maps.pg_events), on_event, nullptr, nullptr);
+    enforce::PolicyMaps maps(
+        PolicyMapFds{bpf_map__fd(skel->maps.pg_enforce_config),
+                     bpf_map__fd(skel->maps.pg_policy_gens), bpf_map__fd(skel->maps.pg_policy_ops),
+                     bpf_map__fd(skel->maps.pg_policy_rules), bpf_map__fd(skel->maps.pg_cgroups)});
+
+    load(maps, "block", a, b);
+    run_case("blocked", "a", "b", true, rb);
+    run_case("allowed", "b", "a", false, rb);
+    load(maps, "audit", a, b);
+    run_case("audit", "a", "b", false, rb);
+    std::printf("PGVM done\n");
+    ring_buffer__free(rb);
+    podguard_bpf__destroy(skel);
+    return 0;
+}
