@@ -240,6 +240,7 @@ static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u
 		return 0;
 	*target = *proc;
 	target->tid = pv.tid;
+	target->ns_tid = pv.ns_tid;
 	return 1;
 }
 

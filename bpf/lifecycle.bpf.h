@@ -18,6 +18,10 @@ static __always_inline void pg_cache_pids(struct task_struct *task, int add)
 		.tid = BPF_CORE_READ(task, pid),
 		.tgid = BPF_CORE_READ(task, tgid),
 	};
+	struct upid inner = {};
+
+	bpf_probe_read_kernel(&inner, sizeof(inner), &pid->numbers[level]);
+	v.ns_tid = inner.nr;
 
 #pragma unroll
 	for (int i = 0; i < PG_MAX_PID_LEVELS; i++) {
