@@ -241,6 +241,7 @@ static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u
 		return 0;
 	*target = *proc;
 	target->tid = pv.tid;
+	target->ns_tid = pv.ns_tid;
 	return 1;
 }
 
@@ -262,6 +263,21 @@ static __always_inline __u32 *pg_pending_slot(__u32 tid)
 	__u32 slot = tid & (PG_PENDING_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&pg_pending, &slot);
+}
+
+/* A process' identity changes without an exec when it joins another cgroup
+ * (a runtime moving it into a container's), another mount namespace, takes
+ * another uid or name. Targets are named from pg_procs, so each such change
+ * is written there as it happens. */
+static __always_inline void pg_refresh_proc(struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct pg_task t = {};
+
+	pg_fill_task(&t, leader);
+	if (bpf_map_update_elem(&pg_procs, &tgid, &t, BPF_ANY))
+		pg_count_lost(PG_EV_FORK, PG_LOST_PROC_MAP_FULL);
 }
 
 /* Remember a syscall until its exit; the scratch event becomes the value. */

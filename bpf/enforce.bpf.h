@@ -287,24 +287,6 @@ static __always_inline void pg_enforce_exit(long ret)
 	ev->hdr.action = PG_ACT_KILLED;
 }
 
-/* The process cache learns a process' cgroup at fork and exec; a process
- * that moves itself afterwards (runtimes, test fixtures) would keep the old
- * one, and the decision reads it for the target. Default hierarchy only. */
-SEC("raw_tp/cgroup_attach_task")
-int BPF_PROG(pg_cgroup_attach_task, struct cgroup *dst, const char *path, struct task_struct *task,
-	     bool threadgroup)
-{
-	__u32 tgid;
-	struct pg_task *proc;
-
-	if (BPF_CORE_READ(dst, root, hierarchy_id) != 0)
-		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
-	proc = bpf_map_lookup_elem(&pg_procs, &tgid);
-	if (proc)
-		proc->cgroup_id = BPF_CORE_READ(dst, kn, id);
-	return 0;
-}
 
 /* ---- BPF LSM (loaded only where the kernel probe found it working) ---- */
 

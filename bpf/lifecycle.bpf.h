@@ -18,6 +18,10 @@ static __always_inline void pg_cache_pids(struct task_struct *task, int add)
 		.tid = BPF_CORE_READ(task, pid),
 		.tgid = BPF_CORE_READ(task, tgid),
 	};
+	struct upid inner = {};
+
+	bpf_probe_read_kernel(&inner, sizeof(inner), &pid->numbers[level]);
+	v.ns_tid = inner.nr;
 
 #pragma unroll
 	for (int i = 0; i < PG_MAX_PID_LEVELS; i++) {
@@ -108,6 +112,32 @@ int BPF_PROG(pg_process_exec, struct task_struct *task, pid_t old_pid, struct li
 	    bpf_probe_read_user(ev->process.args, len, (const void *)start) == 0)
 		ev->process.args_len = len;
 	pg_submit(ev);
+	return 0;
+}
+
+/* Another cgroup (cgroup.procs write, by the process or for it). The
+ * tracepoint fires once the move is done. */
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(pg_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	pg_refresh_proc(task);
+	return 0;
+}
+
+/* prctl(PR_SET_NAME), /proc/<pid>/comm, exec. Fires before the copy: the new
+ * name is the argument. A process is named by its leader. */
+SEC("raw_tp/task_rename")
+int BPF_PROG(pg_task_rename, struct task_struct *task, const char *comm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct pg_task *t;
+
+	if (BPF_CORE_READ(task, pid) != tgid)
+		return 0;
+	t = bpf_map_lookup_elem(&pg_procs, &tgid);
+	if (t)
+		bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), comm);
 	return 0;
 }
 

@@ -211,6 +211,8 @@ struct pg_pid_key {
 struct pg_pid_value {
 	__u32 tid;
 	__u32 tgid;
+	__u32 ns_tid; /* tid in the task's own (innermost) pid namespace */
+	__u32 pad;
 };
 
 /* Per-CPU undelivered-event counters, one slot: [kind][reason]. */

@@ -37,6 +37,11 @@
 #define PG_NR_PROCESS_VM_WRITEV 311
 #define PG_NR_EXECVEAT 322
 #define PG_NR_STATX 332
+#define PG_NR_SETUID 105
+#define PG_NR_SETREUID 113
+#define PG_NR_SETRESUID 117
+#define PG_NR_UNSHARE 272
+#define PG_NR_SETNS 308
 #elif defined(__TARGET_ARCH_arm64)
 /* The generic syscall table: no open/stat/lstat/access/readlink. */
 #define PG_SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
@@ -61,6 +66,11 @@
 #define PG_NR_PROCESS_VM_WRITEV 271
 #define PG_NR_EXECVEAT 281
 #define PG_NR_STATX 291
+#define PG_NR_SETUID 146
+#define PG_NR_SETREUID 145
+#define PG_NR_SETRESUID 147
+#define PG_NR_UNSHARE 97
+#define PG_NR_SETNS 268
 #else
 #error "podguard: unsupported architecture"
 #endif
@@ -192,6 +202,15 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_EXECVEAT:
 		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
+		break;
+	/* What the process cache holds about the caller changed. */
+	case PG_NR_SETUID:
+	case PG_NR_SETREUID:
+	case PG_NR_SETRESUID:
+	case PG_NR_UNSHARE:
+	case PG_NR_SETNS:
+		if (ret == 0)
+			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
 		break;
 	}
 	return 0;

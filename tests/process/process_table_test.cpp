@@ -55,3 +55,13 @@ TEST(ProcessTable, ReusedPidIsANewProcess) {
     EXPECT_EQ(r->exited_ns, 0u);
     EXPECT_EQ(table.find_in_namespace(1, 100), r);
 }
+
+TEST(ProcessTable, ExecRemembersTheImageItReplaced) {
+    ProcessTable table;
+    table.on_exec(task(100, 1, 10, "sh"), "/bin/sh", "sh");
+    table.on_exec(task(100, 1, 10, "true"), "/proc/8/root/bin/true", "true");
+    const ProcessRecord* r = table.find(100);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->exe, "/proc/8/root/bin/true");
+    EXPECT_EQ(r->exe_before_exec, "/bin/sh");
+}

@@ -17,6 +17,14 @@ int target_arg_of(const Event& e) {
     return 0;
 }
 
+// A successful execve(at) is reported at syscall exit, after the exec hook
+// told the process table about the new image; but the one that made the call
+// was the old image (as the comm, read at entry, says).
+bool replaced_own_image(const Event& e) {
+    auto* a = std::get_if<ProcAccessDetail>(&e.detail);
+    return a && a->result == 0 && (a->syscall == "execve" || a->syscall == "execveat");
+}
+
 bool is_pidfd(const Event& e) {
     auto* s = std::get_if<SignalDetail>(&e.detail);
     return s && s->syscall == "pidfd_send_signal";
@@ -69,6 +77,10 @@ void Enricher::enrich_party(Party& p) {
 
 void Enricher::enrich(Event& e) {
     enrich_party(e.source);
+    if (replaced_own_image(e))
+        if (const ProcessRecord* r = processes_.find(e.source.pid);
+            r && r->start_ns / 10000000 == e.source.start_ns / 10000000)
+            e.source.exe = r->exe_before_exec;
     if (e.kind == EventKind::Signal || e.kind == EventKind::Ptrace ||
         e.kind == EventKind::ProcAccess) {
         resolve_unknown_target(e);

@@ -28,7 +28,7 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
     for (const auto& s : threads) {
         if (s.nspids.empty())
             continue;
-        pg_pid_value v{s.tid, s.tgid};
+        pg_pid_value v{s.tid, s.tgid, static_cast<uint32_t>(s.nspids.back()), 0};
         // NSpid lists the number in every level, but /proc only names the
         // outermost (ours) and innermost namespaces; middle levels are rare.
         pg_pid_key keys[2] = {{host_ns, s.nspids.front()}, {s.pidns, s.nspids.back()}};

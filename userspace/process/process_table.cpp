@@ -57,6 +57,7 @@ void ProcessTable::on_fork(const pg_task& task) {
 
 void ProcessTable::on_exec(const pg_task& task, std::string filename, std::string args) {
     ProcessRecord& r = upsert(task);
+    r.exe_before_exec = std::move(r.exe);
     r.exe = std::move(filename);
     r.args = std::move(args);
 }

@@ -25,6 +25,7 @@ struct ProcessRecord {
     uint64_t exited_ns = 0; // boot-time ns, 0 while alive
     std::string comm;
     std::string exe;
+    std::string exe_before_exec; // the image the last exec replaced
     std::string args;
 };
 
