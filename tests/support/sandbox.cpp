@@ -50,24 +50,6 @@ std::mt19937_64& rng() {
     return gen;
 }
 
-// Owner pid of a kTestPrefix name, or -1 when it is not one of ours.
-pid_t owner_of(const std::string& name) {
-    std::string prefix = kTestPrefix;
-    if (name.rfind(prefix, 0) != 0)
-        return -1;
-    try {
-        size_t used = 0;
-        long pid = std::stol(name.substr(prefix.size()), &used);
-        return pid > 0 ? static_cast<pid_t>(pid) : -1;
-    } catch (...) {
-        return -1;
-    }
-}
-
-bool owner_alive(pid_t pid) {
-    return ::kill(pid, 0) == 0 || errno == EPERM;
-}
-
 void clean_once() {
     static std::once_flag once;
     std::call_once(once, clean_stale_test_leftovers);
@@ -97,6 +79,23 @@ void init_loop() {
 }
 
 } // namespace
+
+pid_t owner_pid_of(const std::string& name) {
+    std::string prefix = kTestPrefix;
+    if (name.rfind(prefix, 0) != 0)
+        return -1;
+    try {
+        long pid = std::stol(name.substr(prefix.size()));
+        return pid > 0 ? static_cast<pid_t>(pid) : -1;
+    } catch (...) {
+        return -1;
+    }
+}
+
+bool is_stale_name(const std::string& name) {
+    pid_t owner = owner_pid_of(name);
+    return owner > 0 && owner != ::getpid() && ::kill(owner, 0) != 0 && errno == ESRCH;
+}
 
 std::string owned_name() {
     return std::string(kTestPrefix) + std::to_string(::getpid()) + "-" + random_hex(8);
@@ -215,8 +214,7 @@ void clean_stale_test_leftovers() {
     std::vector<fs::path> stale;
     for (const auto& root : {fs::path(cgroup2_mount()), fs::temp_directory_path(ec)}) {
         for (const auto& entry : fs::directory_iterator(root, ec)) {
-            pid_t owner = owner_of(entry.path().filename());
-            if (owner > 0 && owner != ::getpid() && !owner_alive(owner))
+            if (is_stale_name(entry.path().filename()))
                 stale.push_back(entry.path());
         }
     }

@@ -23,6 +23,10 @@ inline constexpr const char* kTestPrefix = "podguard-test-";
 // kTestPrefix + "<pid>-<8 hex>": a name for a cgroup, temp dir or pod that
 // clean_stale_test_leftovers() can attribute to its owner.
 std::string owned_name();
+// The owner pid in such a name (-1 if it is not one), and whether that owner
+// is gone (and not us): the name is a leftover of a crashed run.
+pid_t owner_pid_of(const std::string& name);
+bool is_stale_name(const std::string& name);
 
 // A fresh directory /tmp/<owned_name()>, removed recursively at destruction.
 class TempDir {

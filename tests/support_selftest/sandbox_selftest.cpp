@@ -132,7 +132,7 @@ TEST(SupportSandbox, RunInReportsSyscallResultAcrossContainers) {
     pid_t ns_pid = target.ns_pid();
 
     // Namespace pids work inside the pod, with the pod's own /proc.
-    auto probe = run_in(shell, [&] { return static_cast<long>(::kill(ns_pid, 0)); });
+    auto probe = run_in(shell, [&] { return ::kill(ns_pid, 0); });
     EXPECT_EQ(probe.ret, 0) << probe.describe();
     auto status_file = "/proc/" + std::to_string(ns_pid) + "/status";
     auto visible = run_in(shell, [&] { return read_via_open(status_file); });
