@@ -24,8 +24,8 @@ constexpr const char* kImage = "registry.example/nginx:1.25";
 // suite: starting them is the slow part.
 struct RealContainers {
     std::string error;
-    std::unique_ptr<test::KubePlayedPod> pod;
-    std::unique_ptr<test::PodmanContainer> lone;
+    std::unique_ptr<test::meta::KubePlayedPod> pod;
+    std::unique_ptr<test::meta::PodmanContainer> lone;
     std::string nginx, shell, solo;
 };
 RealContainers* g_real = nullptr;
@@ -34,18 +34,18 @@ class KubernetesProviderTest : public ::testing::Test {
   public:
     static void SetUpTestSuite() {
         g_real = new RealContainers;
-        g_real->error = test::prepare_podman();
+        g_real->error = test::meta::prepare_podman();
         if (!g_real->error.empty())
             return;
-        g_real->pod = std::make_unique<test::KubePlayedPod>(
-            test::unique_name("pgk"), std::map<std::string, std::string>{{"app", "nginx"}},
+        g_real->pod = std::make_unique<test::meta::KubePlayedPod>(
+            test::meta::unique_name("pgk"), std::map<std::string, std::string>{{"app", "nginx"}},
             std::vector<std::string>{"nginx", "shell"});
         if (!g_real->pod->ok()) {
             g_real->error = g_real->pod->error();
             return;
         }
-        g_real->lone = std::make_unique<test::PodmanContainer>(
-            test::unique_name("pgk-solo"), std::map<std::string, std::string>{});
+        g_real->lone = std::make_unique<test::meta::PodmanContainer>(
+            test::meta::unique_name("pgk-solo"), std::map<std::string, std::string>{});
         if (!g_real->lone->ok()) {
             g_real->error = g_real->lone->error();
             return;

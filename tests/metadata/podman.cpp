@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace podguard::test {
+namespace podguard::test::meta {
 
 namespace fs = std::filesystem;
 
@@ -278,4 +278,4 @@ bool PodmanService::restart() {
     return launch();
 }
 
-} // namespace podguard::test
+} // namespace podguard::test::meta

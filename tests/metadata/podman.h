@@ -1,6 +1,9 @@
 // Real podman for the metadata tests: a busybox image, containers, kube-played
 // pods and a `podman system service` API socket. Everything made here is
-// removed by destructors, even when a test fails.
+// removed by destructors, even when a test fails. Own namespace: the shared
+// fixtures (tests/support) have a PodmanContainer, kBusyboxImage and
+// CommandResult of their own in podguard::test, and the two would clash (ODR)
+// in the one test binary.
 #pragma once
 
 #include <map>
@@ -8,7 +11,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace podguard::test {
+namespace podguard::test::meta {
 
 struct CommandResult {
     int status = -1;
@@ -70,4 +73,4 @@ class PodmanService {
     pid_t pid_ = -1;
 };
 
-} // namespace podguard::test
+} // namespace podguard::test::meta

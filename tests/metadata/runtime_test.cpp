@@ -18,9 +18,9 @@ using test::FakeKubeApi;
 
 struct Podman {
     std::string error;
-    std::unique_ptr<test::PodmanService> service;
-    std::unique_ptr<test::KubePlayedPod> pod;
-    std::unique_ptr<test::PodmanContainer> lone;
+    std::unique_ptr<test::meta::PodmanService> service;
+    std::unique_ptr<test::meta::KubePlayedPod> pod;
+    std::unique_ptr<test::meta::PodmanContainer> lone;
 };
 Podman* g_podman = nullptr;
 
@@ -28,24 +28,25 @@ class RuntimeProviderTest : public ::testing::Test {
   public:
     static void SetUpTestSuite() {
         g_podman = new Podman;
-        g_podman->error = test::prepare_podman();
+        g_podman->error = test::meta::prepare_podman();
         if (!g_podman->error.empty())
             return;
-        g_podman->service = std::make_unique<test::PodmanService>();
+        g_podman->service = std::make_unique<test::meta::PodmanService>();
         if (!g_podman->service->ok()) {
             g_podman->error = g_podman->service->error();
             return;
         }
-        g_podman->pod = std::make_unique<test::KubePlayedPod>(
-            test::unique_name("pgr"),
+        g_podman->pod = std::make_unique<test::meta::KubePlayedPod>(
+            test::meta::unique_name("pgr"),
             std::map<std::string, std::string>{{"app", "web"}, {"team", "sec"}},
             std::vector<std::string>{"nginx", "shell"});
         if (!g_podman->pod->ok()) {
             g_podman->error = g_podman->pod->error();
             return;
         }
-        g_podman->lone = std::make_unique<test::PodmanContainer>(
-            test::unique_name("pgr-solo"), std::map<std::string, std::string>{{"role", "tool"}});
+        g_podman->lone = std::make_unique<test::meta::PodmanContainer>(
+            test::meta::unique_name("pgr-solo"),
+            std::map<std::string, std::string>{{"role", "tool"}});
         if (!g_podman->lone->ok())
             g_podman->error = g_podman->lone->error();
     }
@@ -76,7 +77,7 @@ class RuntimeProviderTest : public ::testing::Test {
         return raw;
     }
 
-    const test::KubePlayedPod& pod() { return *g_podman->pod; }
+    const test::meta::KubePlayedPod& pod() { return *g_podman->pod; }
     std::unique_ptr<MetadataCache> cache_ = std::make_unique<MetadataCache>(CacheOptions{1s});
 };
 
@@ -89,7 +90,7 @@ TEST_F(RuntimeProviderTest, LibpodApiGivesNamesImagesLabelsAndPodOnBothSides) {
         ASSERT_TRUE(c) << name;
         EXPECT_EQ(c->name, pod().name() + "-" + name)
             << "podman's name for a kube-played container";
-        EXPECT_EQ(c->image, test::kBusyboxImage);
+        EXPECT_EQ(c->image, test::meta::kBusyboxImage);
         EXPECT_EQ(c->runtime, "libpod");
         EXPECT_EQ(c->pod_uid, pod().pod_id()) << name << " must resolve to the pod";
         EXPECT_EQ(c->labels.at("app"), "web") << "kube play copies pod labels to containers";
@@ -111,7 +112,7 @@ TEST_F(RuntimeProviderTest, LibpodApiGivesNamesImagesLabelsAndPodOnBothSides) {
 TEST_F(RuntimeProviderTest, EventsBringNewContainersAndRemovalsStartTheGracePeriod) {
     auto* provider = start();
     uint64_t lists = provider->lists();
-    test::PodmanContainer fresh(test::unique_name("pgr-new"), {{"stage", "new"}});
+    test::meta::PodmanContainer fresh(test::meta::unique_name("pgr-new"), {{"stage", "new"}});
     ASSERT_TRUE(fresh.ok()) << fresh.error();
     ASSERT_TRUE(FakeKubeApi::eventually([&] {
         return cache_->lookup_container(fresh.id()) != nullptr;
@@ -134,7 +135,7 @@ TEST_F(RuntimeProviderTest, DockerCompatibleApiGivesNamesImagesAndLabels) {
     auto lone = cache_->lookup_container(g_podman->lone->id());
     ASSERT_TRUE(lone);
     EXPECT_EQ(lone->name, g_podman->lone->name());
-    EXPECT_EQ(lone->image, test::kBusyboxImage);
+    EXPECT_EQ(lone->image, test::meta::kBusyboxImage);
     EXPECT_EQ(lone->runtime, "docker");
     EXPECT_EQ(lone->labels.at("role"), "tool");
     auto nginx = cache_->lookup_container(pod().container_id("nginx"));

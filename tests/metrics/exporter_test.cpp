@@ -362,6 +362,38 @@ TEST(MetricsExporter, HostOriginatedEventsCountForTheTargetPod) {
               1);
 }
 
+TEST(MetricsExporter, PodsWithoutMetadataAreKeyedByTheirIds) {
+    auto metrics = start_metrics();
+    ASSERT_TRUE(metrics);
+    // What the cgroup parser alone gives: container id and pod uid, no names.
+    auto nameless = [](const std::string& pod_uid, const std::string& container_id) {
+        Event e = pod_event("", "", "", EventKind::Signal, Relation::SamePod, Action::Allowed);
+        e.source.pod.reset();
+        e.source.container = ContainerInfo{container_id, "kubernetes", "", "", pod_uid};
+        return e;
+    };
+    const std::string id_a(64, 'a'), id_b(64, 'b');
+    metrics->observe(nameless("uid-1", id_a));
+    metrics->observe(nameless("uid-1", id_a));
+    metrics->observe(nameless("uid-2", id_b));
+    // A pod the provider knows by uid only.
+    Event uid_only = nameless("", id_b);
+    uid_only.source.pod = PodInfo{"", "", "uid-3", {}};
+    metrics->observe(uid_only);
+
+    auto samples = parse_exposition(scrape(*metrics));
+    EXPECT_EQ(count_series(samples, "podguard_pod_events_total"), 3u);
+    EXPECT_EQ(
+        sample_value(samples, "podguard_pod_events_total",
+                     {{"namespace", ""}, {"pod", "uid-1"}, {"container", id_a.substr(0, 12)}}),
+        2);
+    EXPECT_EQ(sample_value(samples, "podguard_pod_events_total",
+                           {{"pod", "uid-2"}, {"container", id_b.substr(0, 12)}}),
+              1);
+    EXPECT_EQ(sample_value(samples, "podguard_pod_events_total", {{"pod", "uid-3"}}), 1);
+    EXPECT_EQ(metrics->pod_series(), 3u);
+}
+
 TEST(MetricsExporter, ObserveIsSafeAgainstConcurrentScrapesAndForgets) {
     auto metrics = start_metrics();
     ASSERT_TRUE(metrics);

@@ -13,6 +13,12 @@ void MetricsSink::consume(const Event& event) noexcept {
 void HealthReporter::update() {
     metrics_.set_lost(pipeline_.read_lost());
     metrics_.set_ringbuf(pipeline_.ringbuf_used_bytes(), pipeline_.ringbuf_bytes());
+    // Records the kernel delivered but user space could not decode. Also
+    // called with 0, so the series exists from the start and increase() sees
+    // the first one.
+    uint64_t decode_errors = pipeline_.stats().decode_errors;
+    metrics_.add_dropped_userspace("decode_error", decode_errors - seen_decode_errors_);
+    seen_decode_errors_ = decode_errors;
     if (auto stats = read_bpf_program_stats(programs_))
         metrics_.update_bpf_programs(*stats);
     if (!metadata_)

@@ -1,6 +1,6 @@
 // Feeds the Prometheus exporter: every event through a sink, and the
-// agent's health (kernel loss counters, ring buffer, BPF run time,
-// providers) once a second from the pipeline thread.
+// agent's health (kernel loss counters, undecodable records, ring buffer,
+// BPF run time, providers) once a second from the pipeline thread.
 #pragma once
 
 #include <map>
@@ -38,6 +38,7 @@ class HealthReporter {
     std::vector<BpfProgramRef> programs_;
     const metadata::MetadataCache* metadata_;
     std::map<std::string, std::pair<uint64_t, uint64_t>> seen_lookups_;
+    uint64_t seen_decode_errors_ = 0;
 };
 
 } // namespace podguard

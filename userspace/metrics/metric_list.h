@@ -14,8 +14,9 @@
 //                                                                    counter
 //       (attributed to the acting container's pod; host-originated events
 //        to the target's pod; which of namespace/pod/container are present
-//        follows MetricsConfig::pod_labels; past max_pod_series tuples the
-//        values are "_overflow")
+//        follows MetricsConfig::pod_labels; without metadata, pod is the
+//        pod uid and container the first 12 characters of the container id;
+//        past max_pod_series tuples the values are "_overflow")
 //   podguard_metric_series_overflow_total                           counter
 //   podguard_metric_pod_series                                      gauge
 //   podguard_policy_decisions_total{kind,action,mode}               counter
@@ -80,7 +81,8 @@ inline constexpr std::array<MetricSpec, static_cast<std::size_t>(MetricId::Count
      "Events seen by the agent, by kind, relation between the parties and enforcement action."},
     {MetricId::PodEventsTotal, "podguard_pod_events_total", MetricType::Counter,
      "Events attributed to a pod (the acting container's, or the target's for host-originated "
-     "events). Label tuples past max_pod_series are folded into \"_overflow\"."},
+     "events). Without pod metadata, pod is the pod uid and container the short container id. "
+     "Label tuples past max_pod_series are folded into \"_overflow\"."},
     {MetricId::SeriesOverflowTotal, "podguard_metric_series_overflow_total", MetricType::Counter,
      "Events whose pod labels were folded into \"_overflow\" because max_pod_series was reached."},
     {MetricId::PodSeries, "podguard_metric_pod_series", MetricType::Gauge,

@@ -75,6 +75,33 @@ const Party* attributed_party(const Event& event) {
     return nullptr;
 }
 
+struct PodIdentity {
+    std::string_view ns, pod, container;
+};
+
+// Names when a metadata provider gave them, else the ids the cgroup path
+// gives (pod uid, short container id): pods seen without metadata (no
+// provider, provider down, a pod too new for the cache) then stay apart,
+// instead of all counting in one series with empty labels that no operator
+// can trace back to a pod.
+PodIdentity identity_of(const Party& party) {
+    PodIdentity id;
+    if (party.pod) {
+        id.ns = party.pod->namespace_;
+        id.pod = party.pod->name;
+        if (id.pod.empty())
+            id.pod = party.pod->uid;
+    }
+    if (party.container) {
+        if (id.pod.empty())
+            id.pod = party.container->pod_uid;
+        id.container = party.container->name;
+        if (id.container.empty())
+            id.container = std::string_view(party.container->id).substr(0, 12);
+    }
+    return id;
+}
+
 struct ParsedAddress {
     int family = AF_INET;
     sockaddr_storage addr{};
@@ -435,13 +462,7 @@ void Metrics::observe(const Event& event) {
     const Party* party = attributed_party(event);
     if (!party)
         return;
-    std::string_view ns, pod, container;
-    if (party->pod) {
-        ns = party->pod->namespace_;
-        pod = party->pod->name;
-    }
-    if (party->container)
-        container = party->container->name;
+    auto [ns, pod, container] = identity_of(*party);
     if (config_.pod_labels != PodLabels::NamespacePodContainer)
         container = {};
     if (config_.pod_labels == PodLabels::Namespace)
