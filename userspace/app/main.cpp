@@ -40,6 +40,8 @@ uint32_t parse_size(const std::string& text) {
         throw std::invalid_argument("unknown size unit '" + unit + "'");
     if (v > (1ull << 30))
         throw std::invalid_argument("size too large");
+    if (v < 4096 || (v & (v - 1)))
+        throw std::invalid_argument("must be a power of two of at least 4096 bytes (e.g. 16M)");
     return static_cast<uint32_t>(v);
 }
 
