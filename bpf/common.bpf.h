@@ -297,6 +297,15 @@ static __always_inline void pg_inflight_store(union pg_any_event *ev)
 		__sync_fetch_and_add(pending, 1);
 }
 
+/* For exits that must run without a remembered event (identity changes). */
+static __always_inline void pg_pending_add(__u32 tid, int delta)
+{
+	__u32 *pending = pg_pending_slot(tid);
+
+	if (pending && (delta > 0 || *pending))
+		__sync_fetch_and_add(pending, delta);
+}
+
 static __always_inline int pg_maybe_pending(__u32 tid)
 {
 	__u32 *pending = pg_pending_slot(tid);

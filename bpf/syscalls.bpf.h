@@ -160,6 +160,15 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 	case PG_NR_EXECVEAT:
 		pg_proc_enter(PG_SYS_EXECVEAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
 		break;
+	case PG_NR_SETUID:
+	case PG_NR_SETREUID:
+	case PG_NR_SETRESUID:
+	case PG_NR_UNSHARE:
+	case PG_NR_SETNS:
+		/* Their exit refreshes the process cache: let it past the
+		 * nothing-pending shortcut. */
+		pg_pending_add((__u32)bpf_get_current_pid_tgid(), 1);
+		break;
 	}
 	return 0;
 }
@@ -211,6 +220,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_SETNS:
 		if (ret == 0)
 			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
+		pg_pending_add((__u32)bpf_get_current_pid_tgid(), -1);
 		break;
 	}
 	return 0;

@@ -163,6 +163,14 @@ Result<int> Pipeline::poll_once(int timeout_ms) {
     int n = ring_buffer__poll(rb_, timeout_ms);
     if (n < 0 && n != -EINTR)
         return make_error(std::string("ring buffer poll failed: ") + strerror(-n));
+    // The kernel side wakes us at most every few milliseconds; what it wrote
+    // without a wakeup is only seen by consuming, which poll does not do on
+    // a timeout.
+    if (n <= 0) {
+        int c = ring_buffer__consume(rb_);
+        if (c > 0)
+            n = c;
+    }
     for (EventSink* sink : sinks_)
         sink->flush();
     periodic();
