@@ -274,11 +274,52 @@ TEST(EventStore, VerifyFindsAnEditedIndexedColumn) {
     TempDir dir;
     auto path = dir.file("events.db");
     append_events(*open_store(path), bulk(20));
-    sql(path, "UPDATE events SET src_pod = 'innocent' WHERE id = 3");
+    sql(path, "UPDATE events SET tgt_pid = 1 WHERE id = 3");
     VerifyReport r = open_store(path)->verify();
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.what, ChainBreak::EditedRow);
     EXPECT_EQ(r.broken_id, 3);
+}
+
+TEST(EventStore, VerifyFindsAnEditedIdentity) {
+    TempDir dir;
+    auto path = dir.file("events.db");
+    append_events(*open_store(path), bulk(20));
+    // Renaming a pod rewrites every row that names it; the first one breaks.
+    sql(path, "UPDATE identities SET pod = 'innocent' WHERE pod = 'pod-7'");
+    VerifyReport r = open_store(path)->verify();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.what, ChainBreak::EditedRow);
+    EXPECT_EQ(r.broken_id, 8); // bulk_event(7) is row 8
+}
+
+TEST(EventStore, FlatViewShowsEveryColumn) {
+    TempDir dir;
+    auto path = dir.file("events.db");
+    append_events(*open_store(path), sample_events());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT src_namespace, src_pod, src_container_name, src_pid, "
+                                 "tgt_container_id, tgt_pid, length(json), length(hash) FROM "
+                                 "events_flat WHERE id = 1",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    auto text = [&](int i) {
+        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, i)));
+    };
+    EXPECT_EQ(text(0), "prod");
+    EXPECT_EQ(text(1), "web");
+    EXPECT_EQ(text(2), "sidecar");
+    EXPECT_EQ(sqlite3_column_int(st, 3), 4012);
+    EXPECT_EQ(text(4), kApp.container_id);
+    EXPECT_EQ(sqlite3_column_int(st, 5), 3977);
+    EXPECT_GT(sqlite3_column_int(st, 6), 500);
+    EXPECT_EQ(sqlite3_column_int(st, 7), 32);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 TEST(EventStore, VerifyFindsAnEditedRowWhoseHashWasRecomputed) {

@@ -227,7 +227,8 @@ TEST(StoreSink, FullDiskQueuesCountsLossAndResumes) {
     so.max_pending_events = 30;
     so.max_transaction_events = 10;
     StoreOptions o;
-    o.max_bytes = 0; // rotation would hide the full disk; here it must fill
+    o.max_bytes = 0;    // rotation would hide the full disk; here it must fill
+    o.page_size = 4096; // the schema alone takes 13 pages
     auto sink = open_sink(path, so, o);
     for (int i = 0; i < 20; ++i)
         sink->consume(bulk_event(i, kT0 + i));

@@ -35,16 +35,33 @@ CREATE TABLE IF NOT EXISTS chain(
   anchor_hash BLOB NOT NULL,
   pruned INTEGER NOT NULL
 );
+-- Who a side of an event is, once per distinct identity: events refer to it
+-- by number, so that one small index per side answers namespace, pod and
+-- container questions. Absent values are '' (NULLs would defeat UNIQUE).
+CREATE TABLE IF NOT EXISTS identities(
+  ident INTEGER PRIMARY KEY,
+  namespace TEXT NOT NULL,
+  pod TEXT NOT NULL,
+  pod_uid TEXT NOT NULL,
+  container_id TEXT NOT NULL,
+  container_name TEXT NOT NULL,
+  UNIQUE (namespace, pod, pod_uid, container_id, container_name)
+);
+CREATE INDEX IF NOT EXISTS identities_namespace ON identities(namespace);
+CREATE INDEX IF NOT EXISTS identities_pod ON identities(pod);
+CREATE INDEX IF NOT EXISTS identities_pod_uid ON identities(pod_uid);
+CREATE INDEX IF NOT EXISTS identities_container_id ON identities(container_id);
+CREATE INDEX IF NOT EXISTS identities_container_name ON identities(container_name);
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY,
   time_ns INTEGER NOT NULL,
   kind TEXT NOT NULL,
   action TEXT NOT NULL,
   relation TEXT NOT NULL,
-  src_namespace TEXT, src_pod TEXT, src_pod_uid TEXT,
-  src_container_id TEXT, src_container_name TEXT, src_pid INTEGER,
-  tgt_namespace TEXT, tgt_pod TEXT, tgt_pod_uid TEXT,
-  tgt_container_id TEXT, tgt_container_name TEXT, tgt_pid INTEGER,
+  src_ident INTEGER REFERENCES identities(ident), -- NULL: host or unknown
+  src_pid INTEGER,
+  tgt_ident INTEGER REFERENCES identities(ident),
+  tgt_pid INTEGER,
   prev_hash BLOB NOT NULL,
   hash BLOB NOT NULL
 );
@@ -53,38 +70,34 @@ CREATE TABLE IF NOT EXISTS event_json(
   id INTEGER PRIMARY KEY,
   json TEXT NOT NULL
 );
+-- Four indexes: each one costs every insert about a microsecond.
 CREATE INDEX IF NOT EXISTS events_time ON events(time_ns);
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind, time_ns);
-CREATE INDEX IF NOT EXISTS events_action ON events(action, time_ns);
-CREATE INDEX IF NOT EXISTS events_relation ON events(relation, time_ns);
-CREATE INDEX IF NOT EXISTS events_src_namespace ON events(src_namespace, time_ns)
-  WHERE src_namespace IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_namespace ON events(tgt_namespace, time_ns)
-  WHERE tgt_namespace IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_src_pod ON events(src_pod, time_ns) WHERE src_pod IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_pod ON events(tgt_pod, time_ns) WHERE tgt_pod IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_src_pod_uid ON events(src_pod_uid, time_ns)
-  WHERE src_pod_uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_pod_uid ON events(tgt_pod_uid, time_ns)
-  WHERE tgt_pod_uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_src_container ON events(src_container_id)
-  WHERE src_container_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_container ON events(tgt_container_id)
-  WHERE tgt_container_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_src_container_name ON events(src_container_name)
-  WHERE src_container_name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_container_name ON events(tgt_container_name)
-  WHERE tgt_container_name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_src_pid ON events(src_pid) WHERE src_pid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt_pid ON events(tgt_pid) WHERE tgt_pid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_class ON events(kind, action, relation, time_ns);
+CREATE INDEX IF NOT EXISTS events_src ON events(src_ident, time_ns) WHERE src_ident IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_tgt ON events(tgt_ident, time_ns) WHERE tgt_ident IS NOT NULL;
+-- Everything in one row, for sqlite3 users.
+CREATE VIEW IF NOT EXISTS events_flat AS
+SELECT e.id, e.time_ns, e.kind, e.action, e.relation,
+       s.namespace AS src_namespace, s.pod AS src_pod, s.pod_uid AS src_pod_uid,
+       s.container_id AS src_container_id, s.container_name AS src_container_name, e.src_pid,
+       t.namespace AS tgt_namespace, t.pod AS tgt_pod, t.pod_uid AS tgt_pod_uid,
+       t.container_id AS tgt_container_id, t.container_name AS tgt_container_name, e.tgt_pid,
+       j.json, e.prev_hash, e.hash
+FROM events e
+LEFT JOIN identities s ON s.ident = e.src_ident
+LEFT JOIN identities t ON t.ident = e.tgt_ident
+LEFT JOIN event_json j ON j.id = e.id;
 )sql";
 
 // Column order shared by every reader of rows (row_to_event).
 constexpr const char* kEventColumns =
     "e.id, e.time_ns, e.kind, e.action, e.relation, "
-    "e.src_namespace, e.src_pod, e.src_pod_uid, e.src_container_id, e.src_container_name, "
-    "e.src_pid, e.tgt_namespace, e.tgt_pod, e.tgt_pod_uid, e.tgt_container_id, "
-    "e.tgt_container_name, e.tgt_pid, e.prev_hash, e.hash, j.json";
+    "s.namespace, s.pod, s.pod_uid, s.container_id, s.container_name, e.src_pid, "
+    "t.namespace, t.pod, t.pod_uid, t.container_id, t.container_name, e.tgt_pid, "
+    "e.prev_hash, e.hash, j.json";
+constexpr const char* kEventJoins = "LEFT JOIN identities s ON s.ident = e.src_ident "
+                                    "LEFT JOIN identities t ON t.ident = e.tgt_ident "
+                                    "LEFT JOIN event_json j ON j.id = e.id";
 
 uint64_t realtime_ns() {
     timespec ts{};
@@ -119,14 +132,19 @@ bool row_to_event(const sqlite::Stmt& s, StoredEvent& out) {
     return ok;
 }
 
-void bind_party(sqlite::Stmt& s, int first, const RecordParty& p) {
-    s.bind_text_or_null(first, p.namespace_);
-    s.bind_text_or_null(first + 1, p.pod);
-    s.bind_text_or_null(first + 2, p.pod_uid);
-    s.bind_text_or_null(first + 3, p.container_id);
-    s.bind_text_or_null(first + 4, p.container_name);
-    if (p.pid)
-        s.bind(first + 5, int64_t(p.pid));
+std::string identity_key(const RecordParty& p) {
+    std::string key;
+    for (const std::string* f :
+         {&p.namespace_, &p.pod, &p.pod_uid, &p.container_id, &p.container_name}) {
+        key += *f;
+        key += '\0';
+    }
+    return key;
+}
+
+bool has_identity(const RecordParty& p) {
+    return !p.namespace_.empty() || !p.pod.empty() || !p.pod_uid.empty() ||
+           !p.container_id.empty() || !p.container_name.empty();
 }
 
 Result<ChainState> read_chain_row(sqlite3* db, sqlite::Stmt& s) {
@@ -284,6 +302,7 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
 
     if (!options.read_only) {
         // WAL: the daemon appends while `podguard events` reads.
+        (void)sqlite::exec(db, fmt::format("PRAGMA page_size={}", options.page_size).c_str());
         {
             sqlite::Stmt wal(db, "PRAGMA journal_mode=WAL");
             if (!wal.ok() || wal.step() != SQLITE_ROW || wal.column_text(0) != "wal")
@@ -293,7 +312,8 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
                                                     : "PRAGMA synchronous=NORMAL");
         if (s.ok())
             s = sqlite::exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA journal_size_limit=67108864");
+                                 "PRAGMA journal_size_limit=67108864;"
+                                 "PRAGMA wal_autocheckpoint=2048");
         if (!s.ok())
             return make_error("cannot configure " + path + ": " + s.error().message);
         if (auto st = store->init_schema(); !st.ok())
@@ -316,6 +336,8 @@ EventStore::~EventStore() {
     insert_event_ = {};
     insert_json_ = {};
     update_head_ = {};
+    find_identity_ = {};
+    insert_identity_ = {};
     sqlite3_close_v2(db_);
 }
 
@@ -347,13 +369,51 @@ Status EventStore::init_schema() {
 
 Status EventStore::prepare_writes() {
     insert_event_ = sqlite::Stmt(
-        db_, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-             "?14, ?15, ?16, ?17, ?18, ?19)");
+        db_, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     insert_json_ = sqlite::Stmt(db_, "INSERT INTO event_json VALUES (?1, ?2)");
     update_head_ = sqlite::Stmt(db_, "UPDATE chain SET head_id = ?1, head_hash = ?2 WHERE one = 1");
-    if (!insert_event_.ok() || !insert_json_.ok() || !update_head_.ok())
+    find_identity_ = sqlite::Stmt(
+        db_, "SELECT ident FROM identities WHERE namespace = ?1 AND pod = ?2 AND pod_uid = ?3 "
+             "AND container_id = ?4 AND container_name = ?5");
+    insert_identity_ = sqlite::Stmt(
+        db_, "INSERT INTO identities(namespace, pod, pod_uid, container_id, container_name) "
+             "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!insert_event_.ok() || !insert_json_.ok() || !update_head_.ok() || !find_identity_.ok() ||
+        !insert_identity_.ok())
         return sqlite::error(db_, "cannot prepare the store's statements");
     return {};
+}
+
+Result<int64_t> EventStore::identity_of(const RecordParty& p) {
+    if (!has_identity(p))
+        return int64_t{0};
+    std::string key = identity_key(p);
+    if (auto it = identities_.find(key); it != identities_.end())
+        return it->second;
+    // Another writer (or an earlier run) may have added it.
+    for (sqlite::Stmt* s : {&find_identity_, &insert_identity_}) {
+        s->reset();
+        s->bind_text(1, p.namespace_);
+        s->bind_text(2, p.pod);
+        s->bind_text(3, p.pod_uid);
+        s->bind_text(4, p.container_id);
+        s->bind_text(5, p.container_name);
+        int rc = s->step();
+        int64_t ident = 0;
+        if (s == &find_identity_ && rc == SQLITE_ROW)
+            ident = s->column_int(0);
+        else if (s == &insert_identity_ && rc == SQLITE_DONE)
+            ident = sqlite3_last_insert_rowid(db_);
+        else if (rc != SQLITE_DONE)
+            return sqlite::error(db_, "cannot store an identity");
+        s->reset();
+        if (ident) {
+            identities_.emplace(key, ident);
+            identities_added_.push_back(std::move(key));
+            return ident;
+        }
+    }
+    return make_error("cannot store an identity");
 }
 
 Result<ChainState> EventStore::chain() const {
@@ -375,9 +435,25 @@ Status EventStore::append(std::span<StoreRecord> records) {
         return chain.error();
     int64_t id = chain->head_id;
     Sha256 prev = chain->head_hash;
+    identities_added_.clear();
+    struct ForgetOnFailure {
+        EventStore& store;
+        bool committed = false;
+        ~ForgetOnFailure() {
+            if (!committed)
+                for (const auto& key : store.identities_added_)
+                    store.identities_.erase(key);
+        }
+    } forget{*this};
     for (StoreRecord& r : records) {
         r.id = ++id;
         Sha256 hash = hasher_.hash(prev, r);
+        auto src = identity_of(r.source);
+        if (!src.ok())
+            return src.error();
+        auto tgt = identity_of(r.target);
+        if (!tgt.ok())
+            return tgt.error();
         auto& s = insert_event_;
         s.reset();
         s.bind(1, r.id);
@@ -385,10 +461,16 @@ Status EventStore::append(std::span<StoreRecord> records) {
         s.bind_text(3, r.kind);
         s.bind_text(4, r.action);
         s.bind_text(5, r.relation);
-        bind_party(s, 6, r.source);
-        bind_party(s, 12, r.target);
-        s.bind_blob(18, prev.data(), prev.size());
-        s.bind_blob(19, hash.data(), hash.size());
+        if (*src)
+            s.bind(6, *src);
+        if (r.source.pid)
+            s.bind(7, int64_t(r.source.pid));
+        if (*tgt)
+            s.bind(8, *tgt);
+        if (r.target.pid)
+            s.bind(9, int64_t(r.target.pid));
+        s.bind_blob(10, prev.data(), prev.size());
+        s.bind_blob(11, hash.data(), hash.size());
         if (s.step() != SQLITE_DONE)
             return sqlite::error(db_, "cannot store event");
         insert_json_.reset();
@@ -406,7 +488,10 @@ Status EventStore::append(std::span<StoreRecord> records) {
     insert_event_.reset();
     insert_json_.reset();
     update_head_.reset();
-    return tx.commit();
+    if (auto st = tx.commit(); !st.ok())
+        return st;
+    forget.committed = true;
+    return {};
 }
 
 Status EventStore::checkpoint() {
@@ -555,31 +640,68 @@ Result<std::vector<StoredEvent>> EventStore::query(const EventQuery& q) const {
         where += " AND time_ns < " + param(static_cast<int64_t>(*q.until_ns));
     if (q.after_id)
         where += " AND id > " + param(*q.after_id);
-    if (!q.namespace_.empty()) {
-        auto p = param(q.namespace_);
-        where += fmt::format(" AND (src_namespace = {0} OR tgt_namespace = {0})", p);
+    // Identity filters become lists of identities rows (a small table),
+    // each matching either side.
+    auto identities = [&](const std::string& where_ident,
+                          const std::vector<std::string>& args) -> Result<std::string> {
+        sqlite::Stmt s(db_, "SELECT ident FROM identities WHERE " + where_ident);
+        if (!s.ok())
+            return sqlite::error(db_, "cannot query the event store");
+        for (size_t i = 0; i < args.size(); ++i)
+            s.bind_text(int(i + 1), args[i]);
+        std::string list;
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW)
+            list += (list.empty() ? "" : ",") + std::to_string(s.column_int(0));
+        if (rc != SQLITE_DONE)
+            return sqlite::error(db_, "cannot query the event store");
+        return list;
+    };
+    bool nothing = false;
+    auto either_side = [&](const std::string& where_ident,
+                           const std::vector<std::string>& args) -> Status {
+        auto list = identities(where_ident, args);
+        if (!list.ok())
+            return list.error();
+        if (list->empty())
+            nothing = true;
+        else
+            where += fmt::format(" AND (src_ident IN ({0}) OR tgt_ident IN ({0}))", *list);
+        return {};
+    };
+    Status st;
+    if (!q.namespace_.empty() && st.ok())
+        st = either_side("namespace = ?1", {q.namespace_});
+    if (!q.pod.empty() && st.ok())
+        st = either_side("pod = ?1 OR pod_uid = ?1", {q.pod});
+    if (!q.container.empty() && st.ok())
+        st = either_side("(container_id >= ?1 AND container_id < ?2) OR container_name = ?1",
+                         {q.container, prefix_upper_bound(q.container)});
+    if (!st.ok())
+        return st.error();
+    if (nothing)
+        return std::vector<StoredEvent>{};
+    // kind, action, relation: one index, usable for any of them when the
+    // others are listed in full.
+    if (!q.kind.empty() || !q.action.empty() || !q.relation.empty()) {
+        auto column = [&](const char* name, const std::string& value, auto... all) {
+            if (!value.empty()) {
+                where += fmt::format(" AND {} = {}", name, param(value));
+                return;
+            }
+            std::string list;
+            for (const char* v : {to_string(all)...})
+                list += (list.empty() ? "'" : ",'") + std::string(v) + "'";
+            where += fmt::format(" AND {} IN ({})", name, list);
+        };
+        column("kind", q.kind, EventKind::Signal, EventKind::Ptrace, EventKind::ProcAccess,
+               EventKind::Fork, EventKind::Exec, EventKind::Exit);
+        column("action", q.action, Action::Allowed, Action::Audited, Action::Blocked,
+               Action::Killed);
+        column("relation", q.relation, Relation::SameContainer, Relation::SamePod,
+               Relation::HostToContainer, Relation::ContainerToHost, Relation::CrossPod,
+               Relation::Host, Relation::Unknown);
     }
-    if (!q.pod.empty()) {
-        auto p = param(q.pod);
-        where += fmt::format(" AND (src_pod = {0} OR tgt_pod = {0} OR src_pod_uid = {0} OR "
-                             "tgt_pod_uid = {0})",
-                             p);
-    }
-    if (!q.container.empty()) {
-        auto name = param(q.container);
-        auto lo = param(q.container);
-        auto hi = param(prefix_upper_bound(q.container));
-        where += fmt::format(" AND ((src_container_id >= {1} AND src_container_id < {2}) OR "
-                             "(tgt_container_id >= {1} AND tgt_container_id < {2}) OR "
-                             "src_container_name = {0} OR tgt_container_name = {0})",
-                             name, lo, hi);
-    }
-    if (!q.kind.empty())
-        where += " AND kind = " + param(q.kind);
-    if (!q.relation.empty())
-        where += " AND relation = " + param(q.relation);
-    if (!q.action.empty())
-        where += " AND action = " + param(q.action);
     if (q.pid) {
         auto p = param(static_cast<int64_t>(*q.pid));
         where += fmt::format(" AND (src_pid = {0} OR tgt_pid = {0})", p);
@@ -594,9 +716,8 @@ Result<std::vector<StoredEvent>> EventStore::query(const EventQuery& q) const {
         inner += " LIMIT " + param(static_cast<int64_t>(q.limit));
     // Filter and sort on the narrow rows first; join the JSON of the rows
     // kept only.
-    std::string sql = fmt::format("SELECT {} FROM ({}) AS m JOIN events e ON e.id = m.id "
-                                  "LEFT JOIN event_json j ON j.id = e.id{}",
-                                  kEventColumns, inner, order_by("e."));
+    std::string sql = fmt::format("SELECT {} FROM ({}) AS m JOIN events e ON e.id = m.id {}{}",
+                                  kEventColumns, inner, kEventJoins, order_by("e."));
     sqlite::Stmt s(db_, sql);
     if (!s.ok())
         return sqlite::error(db_, "cannot query the event store");
@@ -648,9 +769,8 @@ VerifyReport EventStore::verify() const {
         return fail(ChainBreak::Unreadable, 0, chain.error().message);
     rep.chain = *chain;
 
-    sqlite::Stmt s(db_, fmt::format("SELECT {} FROM events e LEFT JOIN event_json j ON j.id = "
-                                    "e.id ORDER BY e.id",
-                                    kEventColumns));
+    sqlite::Stmt s(
+        db_, fmt::format("SELECT {} FROM events e {} ORDER BY e.id", kEventColumns, kEventJoins));
     if (!s.ok())
         return fail(ChainBreak::Unreadable, 0, sqlite::error(db_, "cannot read").message);
     ChainHasher hasher;

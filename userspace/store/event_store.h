@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -40,6 +41,9 @@ struct StoreOptions {
     // synchronous=FULL: also survive power loss (NORMAL survives a crash).
     bool sync_full = false;
     int busy_timeout_ms = 5000;
+    // For a new file only. 16 KiB pages hold ten event JSONs where 4 KiB
+    // ones hold two; 4 KiB suits a disk of a few hundred KiB.
+    int page_size = 16384;
 };
 
 struct EventQuery {
@@ -136,6 +140,8 @@ class EventStore {
     Status init_schema();
     Status prepare_writes();
     Result<PruneResult> prune_rows(int64_t through_id);
+    // The identities row of a party (0: none), inserted when new.
+    Result<int64_t> identity_of(const RecordParty& party);
 
     StoreOptions options_;
     sqlite3* db_ = nullptr;
@@ -144,6 +150,12 @@ class EventStore {
     sqlite::Stmt insert_event_;
     sqlite::Stmt insert_json_;
     sqlite::Stmt update_head_;
+    sqlite::Stmt find_identity_;
+    sqlite::Stmt insert_identity_;
+    // Writer's cache of identities rows; entries added by a transaction that
+    // then failed are forgotten with it.
+    std::unordered_map<std::string, int64_t> identities_;
+    std::vector<std::string> identities_added_;
 };
 
 } // namespace podguard
