@@ -682,8 +682,16 @@ Result<std::vector<StoredEvent>> EventStore::query(const EventQuery& q) const {
     if (nothing)
         return std::vector<StoredEvent>{};
     // kind, action, relation: one index, usable for any of them when the
-    // others are listed in full.
-    if (!q.kind.empty() || !q.action.empty() || !q.relation.empty()) {
+    // others are listed in full. An identity filter is the more selective
+    // one (a container, against every signal): the unary + keeps SQLite,
+    // which has no statistics, off the class index then.
+    const bool by_identity = !q.namespace_.empty() || !q.pod.empty() || !q.container.empty();
+    if (by_identity) {
+        for (auto [name, value] : {std::pair{"kind", &q.kind}, std::pair{"action", &q.action},
+                                   std::pair{"relation", &q.relation}})
+            if (!value->empty())
+                where += fmt::format(" AND +{} = {}", name, param(*value));
+    } else if (!q.kind.empty() || !q.action.empty() || !q.relation.empty()) {
         auto column = [&](const char* name, const std::string& value, auto... all) {
             if (!value.empty()) {
                 where += fmt::format(" AND {} = {}", name, param(value));
