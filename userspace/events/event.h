@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace podguard {
 
@@ -92,6 +93,15 @@ struct ProcessDetail {
     int exit_code = 0;    // exit
 };
 
+// One process of the source's exec chain (enrich/ancestry.h).
+struct AncestorInfo {
+    uint32_t pid = 0;
+    uint64_t start_ns = 0; // boot-time ns, as Party::start_ns
+    std::string exe;
+    std::string args;
+    std::optional<ContainerInfo> container; // nullopt: host
+};
+
 struct Event {
     uint64_t time_ns = 0; // CLOCK_REALTIME ns
     EventKind kind = EventKind::Signal;
@@ -101,6 +111,9 @@ struct Event {
     Party source;
     Party target; // unused for lifecycle events
     std::variant<SignalDetail, PtraceDetail, ProcAccessDetail, ProcessDetail> detail;
+    // The source's parent, grandparent, ... nearest first, up to whoever
+    // started the source's container (or host init). Empty when not filled.
+    std::vector<AncestorInfo> ancestry;
 };
 
 const char* to_string(EventKind kind);

@@ -227,6 +227,29 @@ void append_event_json(const Event& e, std::string& out) {
             num_field(out, "exit_code", pr->exit_code);
         close_object(out);
     }
+    if (!e.ancestry.empty()) {
+        if (out.back() != ',')
+            out += ',';
+        key(out, "ancestry");
+        out += '[';
+        for (const AncestorInfo& a : e.ancestry) {
+            out += '{';
+            num_field(out, "pid", a.pid);
+            num_field(out, "start_ns", a.start_ns);
+            str_field(out, "exe", a.exe);
+            str_field(out, "args", a.args);
+            key(out, "container_id");
+            if (a.container) {
+                out += '"';
+                append_json_string(a.container->id, out);
+                out += '"';
+            } else {
+                out += "null";
+            }
+            out += "},";
+        }
+        out.back() = ']';
+    }
     close_object(out);
 }
 

@@ -1,0 +1,128 @@
+#include "store/record.h"
+
+#include <cstring>
+#include <openssl/evp.h>
+#include <stdexcept>
+
+#include "output/json_event.h"
+
+namespace podguard {
+
+namespace {
+
+RecordParty party_of(const Party& p) {
+    RecordParty r;
+    if (!p.known)
+        return r;
+    r.pid = p.pid;
+    if (p.container) {
+        r.container_id = p.container->id;
+        r.container_name = p.container->name;
+        r.pod_uid = p.container->pod_uid;
+    }
+    if (p.pod) {
+        r.namespace_ = p.pod->namespace_;
+        r.pod = p.pod->name;
+        if (!p.pod->uid.empty())
+            r.pod_uid = p.pod->uid;
+    }
+    return r;
+}
+
+void put_u64(std::string& out, uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8)
+        out += static_cast<char>((v >> shift) & 0xff);
+}
+
+void put_u32(std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out += static_cast<char>((v >> shift) & 0xff);
+}
+
+void put_str(std::string& out, std::string_view s) {
+    put_u32(out, static_cast<uint32_t>(s.size()));
+    out.append(s);
+}
+
+void put_party(std::string& out, const RecordParty& p) {
+    put_str(out, p.namespace_);
+    put_str(out, p.pod);
+    put_str(out, p.pod_uid);
+    put_str(out, p.container_id);
+    put_str(out, p.container_name);
+    put_u32(out, p.pid);
+}
+
+} // namespace
+
+StoreRecord make_record(const Event& e) {
+    StoreRecord r;
+    r.time_ns = e.time_ns;
+    r.kind = to_string(e.kind);
+    r.action = to_string(e.action);
+    r.relation = to_string(e.relation);
+    r.source = party_of(e.source);
+    const bool lifecycle =
+        e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
+    if (!lifecycle)
+        r.target = party_of(e.target);
+    r.json.reserve(1024);
+    append_event_json(e, r.json);
+    return r;
+}
+
+void append_canonical_bytes(const StoreRecord& r, std::string& out) {
+    put_u64(out, static_cast<uint64_t>(r.id));
+    put_u64(out, r.time_ns);
+    put_str(out, r.kind);
+    put_str(out, r.action);
+    put_str(out, r.relation);
+    put_party(out, r.source);
+    put_party(out, r.target);
+    put_str(out, r.json);
+}
+
+ChainHasher::ChainHasher() {
+    md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    ctx_ = EVP_MD_CTX_new();
+    if (!md_ || !ctx_)
+        throw std::runtime_error("OpenSSL: no SHA-256");
+}
+
+ChainHasher::~ChainHasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+}
+
+Sha256 ChainHasher::hash(const Sha256& prev, const StoreRecord& record) {
+    scratch_.clear();
+    scratch_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    append_canonical_bytes(record, scratch_);
+    Sha256 out{};
+    unsigned int len = 0;
+    if (!EVP_DigestInit_ex(ctx_, md_, nullptr) ||
+        !EVP_DigestUpdate(ctx_, scratch_.data(), scratch_.size()) ||
+        !EVP_DigestFinal_ex(ctx_, out.data(), &len) || len != out.size())
+        throw std::runtime_error("OpenSSL: SHA-256 failed");
+    return out;
+}
+
+std::string to_hex(const Sha256& hash) {
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(64);
+    for (uint8_t b : hash) {
+        s += digits[b >> 4];
+        s += digits[b & 15];
+    }
+    return s;
+}
+
+bool hash_from_blob(const void* data, int size, Sha256& out) {
+    if (!data || size != static_cast<int>(out.size()))
+        return false;
+    std::memcpy(out.data(), data, out.size());
+    return true;
+}
+
+} // namespace podguard
