@@ -49,8 +49,9 @@ Agent start_agent(const std::string& extra = "") {
     if (a.pid == 0) {
         int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
-        std::vector<std::string> args = {PODGUARD_BINARY, "run",          "--events",
-                                         "/dev/null",     "--ready-file", ready};
+        std::vector<std::string> args = {
+            PODGUARD_BINARY, "run", "--events",   "/dev/null",
+            "--ready-file",  ready, "--no-store", "--metrics-address=127.0.0.1:0"};
         if (!extra.empty())
             args.push_back(extra);
         std::vector<char*> argv;

@@ -208,6 +208,12 @@ void AgentProcess::start(AgentOptions options) {
         has_metrics = has_metrics || a.rfind("--metrics-address", 0) == 0;
     if (!has_metrics)
         argv.push_back("--metrics-address=127.0.0.1:0");
+    // Each test agent keeps its own event store, not the machine's.
+    bool has_store = false;
+    for (const auto& a : options.extra_args)
+        has_store = has_store || a.rfind("--store", 0) == 0 || a == "--no-store";
+    if (!has_store)
+        argv.push_back("--store=" + dir_.file("events.db"));
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
     auto envs = merged_env(options.env);
     auto c_args = c_strings(argv);

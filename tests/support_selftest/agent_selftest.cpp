@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --ignore-term) ignore_term=1; shift ;;
     --partial) partial=1; shift ;;
     --bad-line) bad=1; shift ;;
-    --metrics-address=*) shift ;;
+    --metrics-address=*|--store=*) shift ;;
     --echo-env) echo "{\"kind\":\"env\",\"value\":\"$STANDIN_VALUE\"}" >> "$events"; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac

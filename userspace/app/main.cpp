@@ -9,12 +9,19 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/agent.h"
+#include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
 #include "policy/check.h"
+#include "store/events_cli.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
+
+void on_reload_signal(int) {
+    g_reload.store(true);
+}
 
 void on_stop_signal(int) {
     g_stop.store(true);
@@ -26,6 +33,10 @@ void install_signal_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_reload_signal;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, nullptr);
 }
 
 uint32_t parse_size(const std::string& text) {
@@ -92,6 +103,24 @@ int main(int argc, char** argv) {
     run->add_flag("!--no-metadata", run_opts.metadata.enabled,
                   "Do not contact the Kubernetes API or a container runtime");
 
+    run->add_option("--policy", run_opts.policy_paths,
+                    "Policy files or directories (default: the embedded default policy); "
+                    "reloaded on SIGHUP and when a file changes");
+    run->add_option("--store", run_opts.store_path,
+                    "SQLite event store (default /var/lib/podguard/events.db)");
+    bool no_store = false;
+    run->add_flag("--no-store", no_store, "Keep no local event store");
+    run->add_flag("--pin", run_opts.pin,
+                  "Pin programs and maps under /sys/fs/bpf/podguard: enforcement outlives the "
+                  "daemon (fail-closed) and a restarted daemon adopts it");
+    run->add_flag("--fail-open", run_opts.fail_open,
+                  "With --pin: pin maps only, so the hooks detach if the daemon dies");
+
+    auto* events = app.add_subcommand("events", "Query the local event store (see events --help)");
+    events->prefix_command();
+    events->set_help_flag();
+    auto* unpin = app.add_subcommand("unpin", "Remove pinned podguard programs and maps");
+
     std::vector<std::string> policy_files;
     auto* policy = app.add_subcommand("policy", "Work with podguard policies");
     policy->require_subcommand(1);
@@ -116,6 +145,16 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
+    if (*events)
+        return podguard::events_main(events->remaining(), std::cout, std::cerr, &g_stop);
+    if (*unpin) {
+        auto st = podguard::remove_pinned_state(podguard::kDefaultPinDir);
+        if (!st) {
+            std::fprintf(stderr, "podguard: error: %s\n", st.error().message.c_str());
+            return 1;
+        }
+        return 0;
+    }
     if (*policy_check)
         return podguard::policy::policy_check_main(policy_files, std::cout, std::cerr);
     if (*probe) {
@@ -135,8 +174,10 @@ int main(int argc, char** argv) {
         }
         if (no_metrics)
             run_opts.metrics_address.clear();
+        if (no_store)
+            run_opts.store_path.clear();
         install_signal_handlers();
-        return podguard::run_agent(run_opts, g_stop);
+        return podguard::run_agent(run_opts, g_stop, &g_reload);
     }
     return 2;
 }

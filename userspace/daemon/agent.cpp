@@ -8,6 +8,7 @@
 
 #include "container/cgroup_resolver.h"
 #include "daemon/metrics_bridge.h"
+#include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
@@ -16,6 +17,7 @@
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
 #include "process/process_table.h"
+#include "store/store_sink.h"
 
 namespace podguard {
 
@@ -42,7 +44,8 @@ void log_enforcement(const KernelProbe& probe) {
 
 } // namespace
 
-int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
+int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
+              std::atomic<bool>* reload) {
     if (geteuid() != 0) {
         spdlog::error("podguard run needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
         return 1;
@@ -110,6 +113,9 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
     load.ringbuf_bytes = options.ringbuf_bytes;
     load.report_self = options.report_self;
     load.agent_tgid = static_cast<uint32_t>(getpid());
+    load.enforcement = probe.mode;
+    load.pin_dir = options.pin ? kDefaultPinDir : "";
+    load.pin_links = !options.fail_open;
     auto bpf = BpfObjects::load(load);
     if (!bpf) {
         spdlog::error("{}", bpf.error().message);
@@ -140,7 +146,26 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
         spdlog::error("{}", o.error().message);
         return 1;
     }
+    PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
+    if (auto st = policy.reload(); !st)
+        return 1;
+    // First, so that a container is known to the kernel's policy as early
+    // as its first event.
+    pipeline.add_sink(&policy);
     pipeline.add_sink(json->get());
+    std::unique_ptr<StoreSink> store;
+    if (!options.store_path.empty()) {
+        StoreOptions so;
+        so.path = options.store_path;
+        auto opened = StoreSink::open(so, StoreSinkOptions{});
+        if (!opened) {
+            spdlog::error("event store: {}", opened.error().message);
+            return 1;
+        }
+        store = std::move(*opened);
+        pipeline.add_sink(store.get());
+        spdlog::info("events stored in {}", options.store_path);
+    }
     // Run time per program is only counted while a stats fd is held.
     auto stats_fd = enable_bpf_stats();
     if (!stats_fd)
@@ -155,9 +180,13 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop) {
             refs.push_back({p.name, p.fd});
         health =
             std::make_unique<HealthReporter>(*metrics, pipeline, std::move(refs), metadata->get());
-        pipeline.set_tick([&health] { health->update(); });
         health->update();
     }
+    pipeline.set_tick([&] {
+        if (health)
+            health->update();
+        policy.maybe_reload(reload && reload->exchange(false));
+    });
 
     spdlog::info("podguard ready: {} programs attached, {} processes and {} threads known, "
                  "events to {}",

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "daemon/metadata_setup.h"
 
@@ -21,9 +22,17 @@ struct AgentOptions {
     std::string metrics_pod_labels = "container";   // off | namespace | pod | container
     size_t metrics_max_pod_series = 2000;
     MetadataOptions metadata;
+    std::vector<std::string> policy_paths;                  // empty: the embedded default policy
+    std::string store_path = "/var/lib/podguard/events.db"; // empty: no store
+    // Pin maps and links under /sys/fs/bpf/podguard: enforcement outlives
+    // the daemon and the next one adopts it (fail-closed).
+    bool pin = false;
+    bool fail_open = false; // with pin: pin maps only, links die with the daemon
 };
 
 // Returns the process exit code. Errors are logged as one line each.
-int run_agent(const AgentOptions& options, const std::atomic<bool>& stop);
+// reload, when set, is cleared and the policy reloaded (SIGHUP).
+int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
+              std::atomic<bool>* reload = nullptr);
 
 } // namespace podguard

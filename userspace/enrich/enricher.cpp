@@ -1,5 +1,6 @@
 #include "enrich/enricher.h"
 
+#include "enrich/ancestry.h"
 #include "process/proc_scan.h"
 #include "relation/relation.h"
 
@@ -56,6 +57,17 @@ void Enricher::resolve_unknown_target(Event& e) {
     t.comm = r->comm;
 }
 
+std::optional<ContainerInfo> Enricher::container_of(uint64_t cgroup_id) {
+    auto id = cgroups_.identity_of(cgroup_id);
+    if (!id)
+        return std::nullopt;
+    ContainerInfo c;
+    c.id = id->container_id;
+    c.runtime = id->runtime;
+    c.pod_uid = !id->pod_uid.empty() ? id->pod_uid : id->pod_id;
+    return c;
+}
+
 void Enricher::enrich_party(Party& p) {
     if (!p.known)
         return;
@@ -64,13 +76,7 @@ void Enricher::enrich_party(Party& p) {
         p.exe = r->exe;
     else if (r && p.exe.empty())
         p.exe = r->exe;
-    if (auto id = cgroups_.identity_of(p.cgroup_id)) {
-        ContainerInfo c;
-        c.id = id->container_id;
-        c.runtime = id->runtime;
-        c.pod_uid = !id->pod_uid.empty() ? id->pod_uid : id->pod_id;
-        p.container = std::move(c);
-    }
+    p.container = container_of(p.cgroup_id);
     if (metadata_)
         metadata_(p);
 }
@@ -86,6 +92,7 @@ void Enricher::enrich(Event& e) {
         resolve_unknown_target(e);
         enrich_party(e.target);
         e.relation = classify_relation(e.source, e.target);
+        fill_ancestry(e, processes_, [this](uint64_t id) { return container_of(id); });
     } else {
         e.relation = e.source.container ? Relation::SameContainer : Relation::Host;
     }

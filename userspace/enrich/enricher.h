@@ -26,6 +26,7 @@ class Enricher {
 
   private:
     void resolve_unknown_target(Event& event);
+    std::optional<ContainerInfo> container_of(uint64_t cgroup_id);
 
     CgroupResolver& cgroups_;
     const ProcessTable& processes_;

@@ -1,0 +1,53 @@
+// The policy in force: compiled from files (or the embedded default) into
+// the kernel's maps, told about every container cgroup as it appears, and
+// reloaded on SIGHUP or when a policy file changes. A policy that fails to
+// load never replaces the one in force.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "enforce/policy_image.h"
+#include "enforce/policy_maps.h"
+#include "pipeline/event_sink.h"
+
+namespace podguard {
+
+class Metrics;
+
+class PolicyRuntime : public EventSink {
+  public:
+    // paths empty: the embedded default policy.
+    PolicyRuntime(BpfObjects& objects, std::vector<std::string> paths, Metrics* metrics);
+
+    // Compiles and installs; on failure the previous policy stays.
+    Status reload();
+    // Reloads when asked (SIGHUP) or when a policy file's mtime changed.
+    void maybe_reload(bool requested);
+
+    // Registers the containers of both sides with the kernel maps.
+    void consume(const Event& event) noexcept override;
+    size_t rules() const { return rules_; }
+
+  private:
+    void register_party(const Party& party);
+    std::vector<enforce::CgroupFacts> known_facts();
+    std::map<std::string, time_t> mtimes() const;
+
+    enforce::PolicyMaps maps_;
+    std::vector<std::string> paths_;
+    Metrics* metrics_;
+    enforce::NumberAssigner pods_;
+    enforce::NumberAssigner containers_;
+    // cgroup id -> (facts, whether pod metadata was known when registered)
+    std::unordered_map<uint64_t, std::pair<enforce::CgroupFacts, bool>> cgroups_;
+    std::map<std::string, time_t> last_mtimes_;
+    size_t rules_ = 0;
+};
+
+} // namespace podguard
