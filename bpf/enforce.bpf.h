@@ -139,13 +139,19 @@ static __always_inline __u32 pg_ptrace_bit(__u16 syscall, __s64 request)
 	return PG_PTRACE_BIT_OTHER;
 }
 
+/* Host processes live in the initial pid namespace. */
+#define PG_INIT_PIDNS 0xEFFFFFFCU
+
 /* podguard::classify_relation on cgroup facts: same pod when both pod ids
- * are known and equal, or (either unknown) when the pid namespace is shared. */
+ * are known and equal, or (either unknown) when the pid namespace is shared.
+ * A cgroup the daemon has not registered yet (a container seconds old) counts
+ * as a container when its process is outside the initial pid namespace, so
+ * that such a container is not taken for the host. */
 static __always_inline __u32 pg_relation(struct pg_cgroup_info *s, struct pg_cgroup_info *t,
 					 struct pg_op_facts *op)
 {
-	int src_in = s && s->in_container;
-	int tgt_in = t && t->in_container;
+	int src_in = s ? s->in_container : op->src_pidns && op->src_pidns != PG_INIT_PIDNS;
+	int tgt_in = t ? t->in_container : op->tgt_pidns && op->tgt_pidns != PG_INIT_PIDNS;
 
 	if (!op->tgt_known)
 		return PG_REL_UNKNOWN;
@@ -153,12 +159,12 @@ static __always_inline __u32 pg_relation(struct pg_cgroup_info *s, struct pg_cgr
 		return PG_REL_HOST;
 	if (!src_in)
 		return PG_REL_HOST_TO_CONTAINER;
-	if (!tgt_in || !s || !t)
+	if (!tgt_in)
 		return PG_REL_CONTAINER_TO_HOST;
-	if (s->container_id && t->container_id ? s->container_id == t->container_id
-					       : op->src_cgroup == op->tgt_cgroup)
+	if (s && t && s->container_id && t->container_id ? s->container_id == t->container_id
+							   : op->src_cgroup == op->tgt_cgroup)
 		return PG_REL_SAME_CONTAINER;
-	if (s->pod_id && t->pod_id)
+	if (s && t && s->pod_id && t->pod_id)
 		return s->pod_id == t->pod_id ? PG_REL_SAME_POD : PG_REL_CROSS_POD;
 	return op->src_pidns && op->src_pidns == op->tgt_pidns ? PG_REL_SAME_POD : PG_REL_CROSS_POD;
 }

@@ -238,18 +238,19 @@ TEST_F(KernelEnforcement, FailedLoadLeavesTheLivePolicy) {
 
 TEST_F(KernelEnforcement, ContainerAppearingAfterLoadIsEnforced) {
     SandboxContainer& c = pod_->add_container("c");
-    // Unknown cgroup: a host process as far as the policy goes.
+    // Not registered yet, but outside the initial pid namespace: a container
+    // of the pod (shared pid namespace) as far as relation rules go.
     Proc target = c.spawn_sleeper();
     pid_t tpid = target.ns_pid();
     Proc before = a_->spawn([tpid] { return send_signal(tpid, SIGURG); });
-    EXPECT_TRUE(before.wait_or_throw().success());
+    EXPECT_EQ(before.wait_or_throw().signal(), SIGKILL);
     auto st = maps_->put_cgroup(container_facts(c, pod_name_, 7, 3));
     ASSERT_TRUE(st) << st.error().message;
     Proc after = a_->spawn([tpid] { return send_signal(tpid, SIGURG); });
     EXPECT_EQ(after.wait_or_throw().signal(), SIGKILL);
     ASSERT_TRUE(maps_->remove_cgroup(c.cgroup().id()));
     Proc removed = a_->spawn([tpid] { return send_signal(tpid, SIGURG); });
-    EXPECT_TRUE(removed.wait_or_throw().success());
+    EXPECT_EQ(removed.wait_or_throw().signal(), SIGKILL) << "still a same-pod target by its pid namespace";
 }
 
 } // namespace
