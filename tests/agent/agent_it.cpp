@@ -356,28 +356,6 @@ std::string dump_all(const std::vector<Json>& events) {
     return s;
 }
 
-std::vector<pid_t> children_of(pid_t parent) {
-    std::vector<pid_t> out;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-        const auto name = entry.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
-            continue;
-        std::ifstream in(entry.path() / "stat");
-        std::string stat;
-        std::getline(in, stat);
-        auto close = stat.rfind(')');
-        if (close == std::string::npos)
-            continue;
-        std::istringstream rest(stat.substr(close + 1));
-        std::string state;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (ppid == parent && state != "Z")
-            out.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-    return out;
-}
 
 AgentPause::AgentPause(const AgentProcess& agent) : pid_(agent.pid()) {
     if (::kill(pid_, SIGSTOP) != 0)

@@ -145,7 +145,6 @@ std::vector<Json> events_from(AgentProcess& agent, pid_t source_pid, const std::
 std::string dump_all(const std::vector<Json>& events);
 
 // Host pids of the live children of `parent` (from /proc/<pid>/stat).
-std::vector<pid_t> children_of(pid_t parent);
 
 // SIGSTOPs the agent so that what follows happens before it reads a thing;
 // SIGCONTs it at destruction, also when an assertion failed.

@@ -134,10 +134,10 @@ void sweep_deferred() {
 
 } // namespace
 
-bool has_nested_children(const std::vector<pid_t>& except) {
+std::vector<pid_t> children_of(pid_t parent, bool include_zombies) {
     // /proc/<pid>/task/<tid>/children needs CONFIG_PROC_CHILDREN, which these
     // kernels lack: scan every process' parent instead.
-    const pid_t self = ::getpid();
+    std::vector<pid_t> out;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         const auto name = entry.path().filename().string();
@@ -153,12 +153,17 @@ bool has_nested_children(const std::vector<pid_t>& except) {
         std::string state;
         pid_t ppid = 0;
         rest >> state >> ppid;
-        pid_t child = static_cast<pid_t>(std::stol(name));
-        if (ppid != self || std::find(except.begin(), except.end(), child) != except.end())
-            continue;
-        if (read_nspids(child).size() > 1)
-            return true;
+        if (ppid == parent && (include_zombies || state != "Z"))
+            out.push_back(static_cast<pid_t>(std::stol(name)));
     }
+    return out;
+}
+
+bool has_nested_children(const std::vector<pid_t>& except) {
+    for (pid_t child : children_of(::getpid(), true))
+        if (std::find(except.begin(), except.end(), child) == except.end() &&
+            read_nspids(child).size() > 1)
+            return true;
     return false;
 }
 

@@ -95,6 +95,8 @@ class Proc {
 
 // True when a child of this process other than `except` lives (or lies
 // dead, unreaped) in a pid namespace below ours.
+// Children of parent, from every process' stat (no CONFIG_PROC_CHILDREN here).
+std::vector<pid_t> children_of(pid_t parent, bool include_zombies = false);
 bool has_nested_children(const std::vector<pid_t>& except);
 
 // Forks a child that applies `spec`, then runs `body` and _exit()s with its

@@ -11,7 +11,10 @@ ProcessRecord& ProcessTable::upsert(const pg_task& t) {
         r = ProcessRecord{};
     }
     r.pid = t.pid;
-    r.ppid = t.ppid;
+    // The parent that forked it, not a reaper it was handed to after its
+    // parent exited: ancestry is about who started it.
+    if (!r.ppid)
+        r.ppid = t.ppid;
     r.ns_pid = t.ns_pid;
     r.pidns = t.pidns;
     r.mntns = t.mntns;
