@@ -356,7 +356,6 @@ std::string dump_all(const std::vector<Json>& events) {
     return s;
 }
 
-
 AgentPause::AgentPause(const AgentProcess& agent) : pid_(agent.pid()) {
     if (::kill(pid_, SIGSTOP) != 0)
         throw FixtureError("SIGSTOP agent: " + errno_text(errno));
