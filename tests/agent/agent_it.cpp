@@ -337,6 +337,10 @@ EventPredicate detail_is(const std::string& kind, pid_t source_pid, const std::s
     };
 }
 
+std::vector<std::string> observe_only() {
+    return {"--policy", std::string(PODGUARD_SOURCE_DIR) + "/deploy/policies/observe-only.yaml"};
+}
+
 std::vector<Json> events_from(AgentProcess& agent, pid_t source_pid, const std::string& kind) {
     std::vector<Json> out;
     for (const auto& e : agent.events()) {

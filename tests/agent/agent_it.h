@@ -141,6 +141,10 @@ EventPredicate between(const std::string& kind, pid_t source_pid, pid_t target_p
 EventPredicate detail_is(const std::string& kind, pid_t source_pid, const std::string& field,
                          const Json& value);
 // Every event of `kind` (or any reported kind when empty) from source_pid so far.
+// Agent arguments for tests of observation: the observe-only example policy,
+// so that actions are "allowed" whatever the embedded default audits.
+std::vector<std::string> observe_only();
+
 std::vector<Json> events_from(AgentProcess& agent, pid_t source_pid, const std::string& kind = "");
 std::string dump_all(const std::vector<Json>& events);
 

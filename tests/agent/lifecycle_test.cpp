@@ -18,7 +18,7 @@ class AgentLifecycle : public ::testing::Test {
     SandboxContainer& nginx = pod.add_container("nginx");
     SandboxContainer& shell = pod.add_container("shell");
     Victim victim = spawn_victim(nginx);
-    AgentProcess agent;
+    AgentProcess agent{observe_only()};
 
     std::string environ_path() const {
         return "/proc/" + std::to_string(victim.ns_pid()) + "/environ";

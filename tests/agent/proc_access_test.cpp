@@ -39,7 +39,7 @@ class AgentProcAccess : public ::testing::Test {
     SandboxContainer& nginx = pod.add_container("nginx");
     SandboxContainer& shell = pod.add_container("shell");
     Victim victim = spawn_victim(nginx);
-    AgentProcess agent;
+    AgentProcess agent{observe_only()};
 
     // Paths as a process of the pod writes them: the pod's pid numbers.
     std::string pid_dir() const { return "/proc/" + num(victim.ns_pid()); }

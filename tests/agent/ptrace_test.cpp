@@ -19,7 +19,7 @@ class AgentPtrace : public ::testing::Test {
     SandboxPod pod;
     SandboxContainer& nginx = pod.add_container("nginx");
     SandboxContainer& shell = pod.add_container("shell");
-    AgentProcess agent;
+    AgentProcess agent{observe_only()};
     // Younger than the agent: known to it from the fork hook.
     Victim victim = spawn_victim(nginx);
 

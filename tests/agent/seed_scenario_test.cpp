@@ -32,7 +32,7 @@ class AgentSeedScenario : public ::testing::Test {
     }
     void SetUp() override {
         ASSERT_NE(pod_, nullptr) << "podman pod: " << setup_error_;
-        agent_ = std::make_unique<AgentProcess>();
+        agent_ = std::make_unique<AgentProcess>(observe_only());
     }
 
     const PodmanContainer& nginx() const { return pod_->container("nginx"); }

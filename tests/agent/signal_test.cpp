@@ -20,7 +20,7 @@ class AgentSignals : public ::testing::Test {
     SandboxContainer& shell = pod.add_container("shell");
     // Older than the agent: known to it from its /proc scan.
     Victim victim = spawn_victim(nginx);
-    AgentProcess agent;
+    AgentProcess agent{observe_only()};
 
     Side source(const Acted& a) { return observe(a).in(shell); }
     Side target() { return observe(victim).in(nginx); }
