@@ -219,19 +219,6 @@ TEST_F(AgentProcAccess, TaskTidPathNamesTheThread) {
     expect_side(ev["target"], target().thread(victim.thread_tid, victim.thread_ns_tid), "target");
 }
 
-TEST_F(AgentProcAccess, RelativeToCwdInsideThePidDir) {
-    auto a = act(shell, [&](long*) -> long {
-        if (::chdir(pid_dir().c_str()) != 0)
-            return -100;
-        return ::open("environ", O_RDONLY);
-    });
-    ASSERT_TRUE(a.result.reported && a.result.ret >= 0) << a.result.describe();
-    pod_event(a, "openat", "environ", "environ", a.result.ret);
-    // chdir to /proc/<pid> itself names no entry.
-    auto all = events_from(agent, a.pid);
-    EXPECT_EQ(all.size(), 1u) << dump_all(all);
-}
-
 TEST_F(AgentProcAccess, RelativeToADirfdOfThePidDir) {
     const std::string rel = secret_in_root();
     auto a = act(shell, [&](long* aux) -> long {
