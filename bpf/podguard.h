@@ -95,6 +95,12 @@ enum pg_proc_entry {
 	PG_PROC_ENTRY_MAX,
 };
 
+/* Values of pg_proc_names besides the entries: names the path parser needs
+ * ("thread-self" maps to PG_NAME_SELF too). */
+#define PG_NAME_PROC 1000
+#define PG_NAME_SELF 1001
+#define PG_NAME_TASK 1002
+
 /* What enforcement did. */
 enum pg_action {
 	PG_ACT_ALLOWED = 0,

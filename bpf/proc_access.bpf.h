@@ -21,10 +21,6 @@
 #define PG_DENTRY_DEPTH 4 /* power of two: indexes are masked */
 #define PG_DENTRY_NAME 32
 
-/* Names the parser needs besides the entries (values in pg_proc_entries). */
-#define PG_NAME_PROC 1000
-#define PG_NAME_SELF 1001
-#define PG_NAME_TASK 1002
 
 enum pg_tok {
 	PG_TOK_OTHER = 0,

@@ -71,10 +71,7 @@ std::optional<ContainerInfo> Enricher::container_of(uint64_t cgroup_id) {
 void Enricher::enrich_party(Party& p) {
     if (!p.known)
         return;
-    if (const ProcessRecord* r = processes_.find(p.pid);
-        r && r->start_ns / 10000000 == p.start_ns / 10000000)
-        p.exe = r->exe;
-    else if (r && p.exe.empty())
+    if (const ProcessRecord* r = processes_.find(p.pid))
         p.exe = r->exe;
     p.container = container_of(p.cgroup_id);
     if (metadata_)

@@ -15,11 +15,6 @@
 #include "podguard.h"
 #include "podguard.skel.h"
 
-// Mirrors bpf/proc_access.bpf.h: names the parser needs besides the entries.
-#define PG_NAME_PROC 1000
-#define PG_NAME_SELF 1001
-#define PG_NAME_TASK 1002
-
 namespace podguard {
 
 namespace {
