@@ -125,6 +125,10 @@ enum pg_event_flags {
 	PG_F_PATH_TRUNCATED = 1 << 1, /* path longer than PG_PATH_LEN */
 	PG_F_EXTRA_TARGET = 1 << 2,   /* 2nd+ target of a group/broadcast kill */
 	PG_F_PATH_RELATIVE = 1 << 3,  /* path was resolved against cwd or dirfd */
+	/* The path's page was not resident at syscall entry (a BPF tracepoint
+	 * cannot fault it in), so it was read after the kernel had copied it:
+	 * the decision came at exit, after the operation. */
+	PG_F_READ_AT_EXIT = 1 << 4,
 };
 
 /* Why an event could not be delivered to user space. */
@@ -132,7 +136,10 @@ enum pg_lost_reason {
 	PG_LOST_RINGBUF_FULL = 0,
 	PG_LOST_INFLIGHT_FULL = 1, /* syscall entry could not be remembered */
 	PG_LOST_PROC_MAP_FULL = 2, /* in-kernel process cache update failed */
-	PG_LOST_REASON_MAX = 3,
+	/* A path unreadable at entry that could not be read at exit either
+	 * (an exec replaced the memory, a relative chdir moved the base). */
+	PG_LOST_PATH_UNREADABLE = 3,
+	PG_LOST_REASON_MAX = 4,
 };
 
 /* One side of an event: a thread and the process it belongs to. */

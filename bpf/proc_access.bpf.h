@@ -269,7 +269,34 @@ static __always_inline struct dentry *pg_procfs_base(__s32 dirfd, __u32 *pidns)
 	return dentry;
 }
 
-static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath)
+/* A path whose page was not resident at entry, to be read again at exit. */
+struct pg_path_retry {
+	__u64 upath;
+	__s32 dirfd;
+	__u16 syscall;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct pg_path_retry);
+} pg_path_retries SEC(".maps");
+
+static __always_inline void pg_path_retry_later(__u16 syscall, __s32 dirfd, const char *upath)
+{
+	struct pg_path_retry r = {.upath = (__u64)upath, .dirfd = dirfd, .syscall = syscall};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (bpf_map_update_elem(&pg_path_retries, &tid, &r, BPF_ANY)) {
+		pg_count_lost(PG_EV_PROC_ACCESS, PG_LOST_INFLIGHT_FULL);
+		return;
+	}
+	pg_pending_add(tid, 1);
+}
+
+/* flags is 0 at syscall entry, PG_F_READ_AT_EXIT on the retry at exit. */
+static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath, __u32 flags)
 {
 	char head[8] = {};
 	union pg_any_event *ev;
@@ -286,7 +313,20 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	__u16 entry;
 	int is_tid;
 
-	if (bpf_probe_read_user_str(head, sizeof(head), upath) <= 1)
+	n = bpf_probe_read_user_str(head, sizeof(head), upath);
+	if (n < 0) {
+		/* Not resident: a path string in a page nobody touched yet (a
+		 * fresh binary's rodata, an untouched file mapping). The kernel
+		 * faults it in while copying it, so it is readable at exit. */
+		if (pg_is_agent())
+			return;
+		if (flags & PG_F_READ_AT_EXIT)
+			pg_count_lost(PG_EV_PROC_ACCESS, PG_LOST_PATH_UNREADABLE);
+		else
+			pg_path_retry_later(syscall, dirfd, upath);
+		return;
+	}
+	if (n <= 1)
 		return;
 	if (head[0] == '/') {
 		if (head[1] == 'p') {
@@ -349,6 +389,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	__builtin_memset(&p->source, 0, sizeof(p->source) + sizeof(p->target));
 	p->hdr.kind = PG_EV_PROC_ACCESS;
 	p->hdr.syscall = syscall;
+	p->hdr.flags = flags;
 	if (n >= PG_PATH_LEN)
 		p->hdr.flags |= PG_F_PATH_TRUNCATED;
 	if (base)
@@ -375,6 +416,33 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 		return;
 	}
 	pg_inflight_store(ev);
+}
+
+/* At exit of a path syscall whose path could not be read at entry. */
+static __always_inline void pg_proc_retry_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pg_path_retry *rp = bpf_map_lookup_elem(&pg_path_retries, &tid);
+	struct pg_path_retry r;
+	char c = 0;
+
+	if (!rp)
+		return;
+	r = *rp;
+	bpf_map_delete_elem(&pg_path_retries, &tid);
+	pg_pending_add(tid, -1);
+	/* A successful exec replaced the memory the path was in; a successful
+	 * relative chdir moved the base the path was relative to. */
+	if (ret == 0 && (r.syscall == PG_SYS_EXECVE || r.syscall == PG_SYS_EXECVEAT)) {
+		pg_count_lost(PG_EV_PROC_ACCESS, PG_LOST_PATH_UNREADABLE);
+		return;
+	}
+	if (ret == 0 && r.syscall == PG_SYS_CHDIR &&
+	    (bpf_probe_read_user(&c, 1, (const void *)r.upath) || c != '/')) {
+		pg_count_lost(PG_EV_PROC_ACCESS, PG_LOST_PATH_UNREADABLE);
+		return;
+	}
+	pg_proc_enter(r.syscall, r.dirfd, (const char *)r.upath, PG_F_READ_AT_EXIT);
 }
 
 #endif

@@ -116,49 +116,49 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 		pg_ptrace_enter(PG_SYS_PROCESS_VM_WRITEV, 0, PG_ARG1(regs));
 		break;
 	case PG_NR_OPEN:
-		pg_proc_enter(PG_SYS_OPEN, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_OPEN, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_OPENAT:
-		pg_proc_enter(PG_SYS_OPENAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_OPENAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_OPENAT2:
-		pg_proc_enter(PG_SYS_OPENAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_OPENAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_READLINK:
-		pg_proc_enter(PG_SYS_READLINK, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_READLINK, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_READLINKAT:
-		pg_proc_enter(PG_SYS_READLINKAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_READLINKAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_STAT:
-		pg_proc_enter(PG_SYS_STAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_STAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_LSTAT:
-		pg_proc_enter(PG_SYS_LSTAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_LSTAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_NEWFSTATAT:
-		pg_proc_enter(PG_SYS_NEWFSTATAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_NEWFSTATAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_STATX:
-		pg_proc_enter(PG_SYS_STATX, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_STATX, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_ACCESS:
-		pg_proc_enter(PG_SYS_ACCESS, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_ACCESS, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_FACCESSAT:
-		pg_proc_enter(PG_SYS_FACCESSAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_FACCESSAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_FACCESSAT2:
-		pg_proc_enter(PG_SYS_FACCESSAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_FACCESSAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_CHDIR:
-		pg_proc_enter(PG_SYS_CHDIR, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_CHDIR, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_EXECVE:
-		pg_proc_enter(PG_SYS_EXECVE, PG_AT_FDCWD, (const char *)PG_ARG1(regs));
+		pg_proc_enter(PG_SYS_EXECVE, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
 		break;
 	case PG_NR_EXECVEAT:
-		pg_proc_enter(PG_SYS_EXECVEAT, PG_ARG1(regs), (const char *)PG_ARG2(regs));
+		pg_proc_enter(PG_SYS_EXECVEAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
 		break;
 	case PG_NR_SETUID:
 	case PG_NR_SETREUID:
@@ -194,6 +194,9 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_PTRACE:
 	case PG_NR_PROCESS_VM_READV:
 	case PG_NR_PROCESS_VM_WRITEV:
+		pg_enforce_exit(ret);
+		pg_inflight_finish(ret);
+		break;
 	case PG_NR_OPEN:
 	case PG_NR_OPENAT:
 	case PG_NR_OPENAT2:
@@ -209,6 +212,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	case PG_NR_CHDIR:
 	case PG_NR_EXECVE:
 	case PG_NR_EXECVEAT:
+		pg_proc_retry_exit(ret);
 		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
 		break;

@@ -3,11 +3,13 @@
 // relation between the two sides.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -217,6 +219,46 @@ TEST_F(AgentProcAccess, TaskTidPathNamesTheThread) {
     Json ev = access_event(a, "openat", path, "environ", a.result.ret, victim.thread_ns_tid);
     expect_side(ev["source"], source(a), "source");
     expect_side(ev["target"], target().thread(victim.thread_tid, victim.thread_ns_tid), "target");
+}
+
+TEST_F(AgentProcAccess, RelativeToCwdInsideThePidDir) {
+    auto a = act(shell, [&](long*) -> long {
+        if (::chdir(pid_dir().c_str()) != 0)
+            return -100;
+        return ::open("environ", O_RDONLY);
+    });
+    ASSERT_TRUE(a.result.reported && a.result.ret >= 0) << a.result.describe();
+    pod_event(a, "openat", "environ", "environ", a.result.ret);
+    // chdir to /proc/<pid> itself names no entry.
+    auto all = events_from(agent, a.pid);
+    EXPECT_EQ(all.size(), 1u) << dump_all(all);
+}
+
+// A path in a page the caller never touched cannot be read by a BPF
+// tracepoint at syscall entry (it may not fault); the agent reads it at exit,
+// once the kernel has faulted it in, instead of missing the access.
+TEST_F(AgentProcAccess, PathInAPageNotYetMappedIsReadAtExit) {
+    const std::string path = at("environ");
+    TempDir dir;
+    const std::string file = dir.path() + "/path-page";
+    {
+        std::ofstream out(file, std::ios::binary);
+        out << path << '\0';
+    }
+    auto a = act(shell, [&](long*) -> long {
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -100;
+        // A fresh private mapping: no page table entry until first touch.
+        void* page = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (page == MAP_FAILED)
+            return -101;
+        return ::open(static_cast<const char*>(page), O_RDONLY);
+    });
+    ASSERT_TRUE(a.result.reported && a.result.ret >= 0) << a.result.describe();
+    Json ev = pod_event(a, "openat", path, "environ", a.result.ret);
+    EXPECT_TRUE(ev["proc_access"].value("read_at_exit", false)) << ev.dump();
 }
 
 TEST_F(AgentProcAccess, RelativeToADirfdOfThePidDir) {

@@ -17,6 +17,7 @@ Event decode_proc_access(const pg_proc_access_event& raw, const TimeBase& time) 
     d.target_arg = raw.target_arg;
     d.dirfd = raw.dirfd;
     d.truncated = raw.hdr.flags & PG_F_PATH_TRUNCATED;
+    d.read_at_exit = raw.hdr.flags & PG_F_READ_AT_EXIT;
     e.detail = std::move(d);
     return e;
 }

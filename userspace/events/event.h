@@ -85,6 +85,9 @@ struct ProcAccessDetail {
     int target_arg = 0;
     int dirfd = 0;
     bool truncated = false;
+    // Path read after the syscall (not resident at entry): any decision,
+    // and a kill by the fallback, came after the operation.
+    bool read_at_exit = false;
 };
 
 struct ProcessDetail {

@@ -194,6 +194,21 @@ const char* delivery_name(uint16_t delivery) {
     }
 }
 
+const char* lost_reason_name(int reason) {
+    switch (reason) {
+    case PG_LOST_RINGBUF_FULL:
+        return "ringbuf_full";
+    case PG_LOST_INFLIGHT_FULL:
+        return "inflight_full";
+    case PG_LOST_PROC_MAP_FULL:
+        return "proc_map_full";
+    case PG_LOST_PATH_UNREADABLE:
+        return "path_unreadable";
+    default:
+        return "unknown";
+    }
+}
+
 std::string ptrace_request_name(int64_t request) {
     for (const auto& p : kPtraceNames)
         if (p.request == request)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "events/names.h"
 #include "metrics/metric_list.h"
 
 #ifndef PODGUARD_VERSION
@@ -33,8 +34,6 @@ namespace podguard {
 namespace {
 
 constexpr const char* kOverflow = "_overflow";
-constexpr std::array<const char*, PG_LOST_REASON_MAX> kLostReasons{"ringbuf_full", "inflight_full",
-                                                                   "proc_map_full"};
 
 double now_seconds() {
     using namespace std::chrono;
@@ -415,8 +414,9 @@ void Metrics::build() {
     auto& lost = counter_family(reg, MetricId::EventsLostTotal);
     for (std::size_t k = 1; k < PG_EV_KIND_MAX; ++k)
         for (std::size_t r = 0; r < PG_LOST_REASON_MAX; ++r)
-            lost_[k * PG_LOST_REASON_MAX + r].counter = &lost.Add(
-                {{"kind", to_string(static_cast<EventKind>(k - 1))}, {"reason", kLostReasons[r]}});
+            lost_[k * PG_LOST_REASON_MAX + r].counter =
+                &lost.Add({{"kind", to_string(static_cast<EventKind>(k - 1))},
+                           {"reason", lost_reason_name(r)}});
     for (std::size_t r = 0; r < PG_LOST_REASON_MAX; ++r)
         lost_[r].counter = nullptr; // kind 0: created when the kernel ever counts one
     lost_family_ = &lost;
@@ -566,7 +566,7 @@ void Metrics::set_lost(const pg_lost_counters& summed) {
             uint64_t total = summed.count[k][r];
             if (!followed.counter && total)
                 followed.counter =
-                    &lost_family_->Add({{"kind", "unknown"}, {"reason", kLostReasons[r]}});
+                    &lost_family_->Add({{"kind", "unknown"}, {"reason", lost_reason_name(r)}});
             followed.follow(total, 1.0);
         }
     }

@@ -215,6 +215,8 @@ void append_event_json(const Event& e, std::string& out) {
             num_field(out, "dirfd", a->dirfd);
         if (a->truncated)
             out += "\"truncated\":true,";
+        if (a->read_at_exit)
+            out += "\"read_at_exit\":true,";
         close_object(out);
     } else if (auto* pr = std::get_if<ProcessDetail>(&e.detail)) {
         key(out, "process");

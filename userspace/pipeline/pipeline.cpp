@@ -21,19 +21,6 @@ uint64_t boot_ns() {
     return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-const char* lost_reason_name(int r) {
-    switch (r) {
-    case PG_LOST_RINGBUF_FULL:
-        return "ringbuf_full";
-    case PG_LOST_INFLIGHT_FULL:
-        return "inflight_full";
-    case PG_LOST_PROC_MAP_FULL:
-        return "proc_map_full";
-    default:
-        return "unknown";
-    }
-}
-
 constexpr uint64_t kKeepExitedNs = 120ull * 1000000000ull;
 
 } // namespace
