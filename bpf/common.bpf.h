@@ -228,21 +228,30 @@ static __always_inline int pg_resolve_pid(__u32 pidns, __s32 nr, struct pg_pid_v
 	return 1;
 }
 
+/* Fill an event's target from a resolved pid. */
+static __always_inline int pg_fill_target_from_pid(struct pg_task *target, const struct pg_pid_value *pv)
+{
+	struct pg_task *proc = bpf_map_lookup_elem(&pg_procs, &pv->tgid);
+
+	if (!proc)
+		return 0;
+	*target = *proc;
+	target->tid = pv->tid;
+	target->ns_tid = pv->ns_tid;
+	return 1;
+}
+
 /* Fill an event's target from the process cache. */
 static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u32 pidns, __s32 nr)
 {
 	struct pg_pid_value pv;
-	struct pg_task *proc;
 
-	if (!pg_resolve_pid(pidns, nr, &pv))
-		return 0;
-	proc = bpf_map_lookup_elem(&pg_procs, &pv.tgid);
-	if (!proc)
-		return 0;
-	*target = *proc;
-	target->tid = pv.tid;
-	target->ns_tid = pv.ns_tid;
-	return 1;
+	return pg_resolve_pid(pidns, nr, &pv) && pg_fill_target_from_pid(target, &pv);
+}
+
+static __always_inline int pg_is_current_process(const struct pg_pid_value *pv)
+{
+	return pv->tgid == (__u32)(bpf_get_current_pid_tgid() >> 32);
 }
 
 /* How many remembered syscalls each tid slot holds. Every syscall exit

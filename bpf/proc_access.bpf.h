@@ -310,6 +310,8 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	__u32 pidns = 0;
 	long n;
 	__s32 pid;
+	struct pg_pid_value pv;
+	int resolved;
 	__u16 entry;
 	int is_tid;
 
@@ -397,19 +399,24 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	p->entry = entry;
 	p->dirfd = dirfd;
 	p->path_len = n - 1;
-	pg_fill_current(&p->source);
 	if (!pidns)
-		pidns = p->source.pidns;
-	if (st->tok[1] == PG_TOK_SELF) {
-		pid = p->source.ns_pid; /* /proc/self/task/<tid>: resolve the tid */
-		if (is_tid)
-			pid = st->val[3];
+		pidns = pg_task_pidns((struct task_struct *)bpf_get_current_task());
+	if (st->tok[1] == PG_TOK_SELF && !is_tid) {
+		/* Only reached with report_self: the caller is the target. */
+		pg_fill_current(&p->source);
+		pid = p->source.ns_pid;
+		resolved = pg_resolve_pid(pidns, pid, &pv);
+	} else {
+		resolved = pg_resolve_pid(pidns, pid, &pv);
+		/* A process reading its own /proc/<pid> is not reported:
+		 * decided before the costly fill. */
+		if (resolved && !pg_report_self && pg_is_current_process(&pv))
+			return;
+		pg_fill_current(&p->source);
 	}
 	p->target_arg = pid;
-	if (pg_fill_target_from_cache(&p->target, pidns, pid)) {
+	if (resolved && pg_fill_target_from_pid(&p->target, &pv)) {
 		p->hdr.flags |= PG_F_TARGET_KNOWN;
-		if (!pg_report_self && p->target.pid == p->source.pid)
-			return;
 		pg_enforce(ev, PG_OP_PROC_ACCESS, entry, 1);
 	} else if (!is_tid && pidns == p->source.pidns && (__u32)pid == p->source.ns_pid &&
 		   !pg_report_self) {

@@ -20,9 +20,20 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 	union pg_any_event *ev;
 	struct pg_signal_event *s;
 	__s32 who = tid > 0 ? tid : target;
+	struct pg_pid_value pv;
+	int resolved = 0;
 
 	if (pg_is_agent())
 		return;
+	/* Resolved before anything is filled: a process signalling itself
+	 * (kill(getpid(), 0) liveness checks, raise()) is common and not
+	 * reported, so it should cost no more than this lookup. */
+	if (syscall != PG_SYS_PIDFD_SEND_SIGNAL) {
+		resolved = pg_resolve_pid(pg_task_pidns((struct task_struct *)bpf_get_current_task()),
+					  who, &pv);
+		if (resolved && !pg_report_self && pg_is_current_process(&pv))
+			return;
+	}
 	ev = pg_scratch_event();
 	if (!ev)
 		return;
@@ -34,8 +45,7 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 	s->target_arg = target;
 	s->tid_arg = tid;
 	pg_fill_current(&s->source);
-	if (syscall != PG_SYS_PIDFD_SEND_SIGNAL &&
-	    pg_fill_target_from_cache(&s->target, s->source.pidns, who)) {
+	if (resolved && pg_fill_target_from_pid(&s->target, &pv)) {
 		s->hdr.flags |= PG_F_TARGET_KNOWN;
 		if (!pg_report_self && s->target.pid == s->source.pid)
 			return;
