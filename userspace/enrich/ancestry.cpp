@@ -1,5 +1,7 @@
 #include "enrich/ancestry.h"
 
+#include <algorithm>
+
 namespace podguard {
 
 namespace {
@@ -38,6 +40,7 @@ void fill_ancestry(Event& event, const ProcessTable& processes, const ContainerL
         first = 0;
     }
 
+    event.ancestry.reserve(std::min(chain.size(), max_depth));
     uint64_t child_start = source.start_ns;
     for (size_t i = first; i < chain.size() && event.ancestry.size() < max_depth; ++i) {
         const ProcessRecord* r = chain[i];

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <fmt/format.h>
+#include <unordered_map>
 
 #include "events/names.h"
 
@@ -25,22 +26,25 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
     return len;
 }
 
-void key(std::string& out, const char* name) {
+void key(std::string& out, std::string_view name) {
     out += '"';
     out += name;
     out += "\":";
 }
 
-void str_field(std::string& out, const char* name, std::string_view value) {
+void str_field(std::string& out, std::string_view name, std::string_view value) {
     key(out, name);
     out += '"';
     append_json_string(value, out);
     out += "\",";
 }
 
-template <class T> void num_field(std::string& out, const char* name, T value) {
+template <class T> void num_field(std::string& out, std::string_view name, T value) {
     key(out, name);
-    fmt::format_to(std::back_inserter(out), "{},", value);
+    // format_int, not format_to: no format string to parse per number.
+    fmt::format_int text(value);
+    out.append(text.data(), text.size());
+    out += ',';
 }
 
 void close_object(std::string& out) {
@@ -48,6 +52,31 @@ void close_object(std::string& out) {
         out.back() = '}';
     else
         out += '}';
+}
+
+// The same ancestors (a shell, a runtime, a host init with a long command
+// line) come back in event after event, so their escaped exe and args are
+// kept per process: escaping them anew was most of the cost of an event.
+struct AncestorText {
+    std::string exe;
+    std::string args;
+    std::string json; // "exe":"...","args":"...",
+};
+
+void append_ancestor_text(const AncestorInfo& a, std::string& out) {
+    constexpr size_t kMaxRemembered = 4096;
+    thread_local std::unordered_map<uint64_t, AncestorText> remembered;
+    const uint64_t key = (uint64_t(a.pid) << 40) ^ a.start_ns;
+    auto it = remembered.find(key);
+    if (it == remembered.end() || it->second.exe != a.exe || it->second.args != a.args) {
+        if (remembered.size() >= kMaxRemembered)
+            remembered.clear();
+        AncestorText t{a.exe, a.args, {}};
+        str_field(t.json, "exe", a.exe);
+        str_field(t.json, "args", a.args);
+        it = remembered.insert_or_assign(key, std::move(t)).first;
+    }
+    out += it->second.json;
 }
 
 void append_party(const Party& p, std::string& out) {
@@ -112,7 +141,19 @@ void append_party(const Party& p, std::string& out) {
 } // namespace
 
 void append_json_string(std::string_view in, std::string& out) {
-    for (size_t i = 0; i < in.size();) {
+    // Runs of plain printable ASCII, nearly all of every event, are copied
+    // in one append; only the bytes that need care go one by one.
+    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
+    size_t i = 0;
+    while (i < in.size()) {
+        size_t run = i;
+        while (run < in.size() && plain(static_cast<unsigned char>(in[run])))
+            ++run;
+        if (run > i) {
+            out.append(in.data() + i, run - i);
+            i = run;
+            continue;
+        }
         unsigned char c = static_cast<unsigned char>(in[i]);
         if (c < 0x80) {
             switch (c) {
@@ -132,10 +173,7 @@ void append_json_string(std::string_view in, std::string& out) {
                 out += "\\t";
                 break;
             default:
-                if (c < 0x20)
-                    fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-                else
-                    out += static_cast<char>(c);
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
             }
             ++i;
             continue;
@@ -152,12 +190,29 @@ void append_json_string(std::string_view in, std::string& out) {
 }
 
 std::string format_rfc3339_ns(uint64_t realtime_ns) {
-    time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
-                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                       realtime_ns % 1000000000ull);
+    // Events come many to a second: the calendar part is formatted once per
+    // second, only the nanoseconds for each event.
+    thread_local uint64_t cached_second = UINT64_MAX;
+    thread_local char prefix[32];
+    const uint64_t second = realtime_ns / 1000000000ull;
+    if (second != cached_second) {
+        time_t secs = static_cast<time_t>(second);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        auto end = fmt::format_to_n(prefix, sizeof prefix - 1,
+                                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900,
+                                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        *end.out = '\0';
+        cached_second = second;
+    }
+    char ns[10];
+    uint64_t rest = realtime_ns % 1000000000ull;
+    for (int i = 8; i >= 0; --i, rest /= 10)
+        ns[i] = char('0' + rest % 10);
+    ns[9] = 'Z';
+    std::string out(prefix);
+    out.append(ns, sizeof ns);
+    return out;
 }
 
 void append_event_json(const Event& e, std::string& out) {
@@ -238,8 +293,7 @@ void append_event_json(const Event& e, std::string& out) {
             out += '{';
             num_field(out, "pid", a.pid);
             num_field(out, "start_ns", a.start_ns);
-            str_field(out, "exe", a.exe);
-            str_field(out, "args", a.args);
+            append_ancestor_text(a, out);
             key(out, "container_id");
             if (a.container) {
                 out += '"';
