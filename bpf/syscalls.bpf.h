@@ -79,92 +79,74 @@
 #define PG_NR_OPENAT2 437
 #define PG_NR_FACCESSAT2 439
 
+#define PG_ARG0(regs) 0
 #define PG_ARG1(regs) PT_REGS_PARM1_CORE_SYSCALL(regs)
 #define PG_ARG2(regs) PT_REGS_PARM2_CORE_SYSCALL(regs)
 #define PG_ARG3(regs) PT_REGS_PARM3_CORE_SYSCALL(regs)
+#define PG_DIRFD0(regs) PG_AT_FDCWD
+#define PG_DIRFD1(regs) PG_ARG1(regs)
+
+/*
+ * The watched syscalls, each named once: the entry and exit switches below
+ * are generated from these tables. Numbers are argument positions (0: none).
+ */
+/* X(name, target pid, target tid, signal) */
+#define PG_SIGNAL_SYSCALLS(X)                                                                      \
+	X(KILL, 1, 0, 2)                                                                           \
+	X(TKILL, 1, 0, 2)                                                                          \
+	X(TGKILL, 1, 2, 3)                                                                         \
+	X(RT_SIGQUEUEINFO, 1, 0, 2)                                                                \
+	X(RT_TGSIGQUEUEINFO, 1, 2, 3)                                                              \
+	X(PIDFD_SEND_SIGNAL, 1, 0, 2)
+/* X(name, request, target pid) */
+#define PG_PTRACE_SYSCALLS(X)                                                                      \
+	X(PTRACE, 1, 2)                                                                            \
+	X(PROCESS_VM_READV, 0, 1)                                                                  \
+	X(PROCESS_VM_WRITEV, 0, 1)
+/* X(name, dirfd (0: the cwd), path) */
+#define PG_PATH_SYSCALLS(X)                                                                        \
+	X(OPEN, 0, 1)                                                                              \
+	X(OPENAT, 1, 2)                                                                            \
+	X(OPENAT2, 1, 2)                                                                           \
+	X(READLINK, 0, 1)                                                                          \
+	X(READLINKAT, 1, 2)                                                                        \
+	X(STAT, 0, 1)                                                                              \
+	X(LSTAT, 0, 1)                                                                             \
+	X(NEWFSTATAT, 1, 2)                                                                        \
+	X(STATX, 1, 2)                                                                             \
+	X(ACCESS, 0, 1)                                                                            \
+	X(FACCESSAT, 1, 2)                                                                         \
+	X(FACCESSAT2, 1, 2)                                                                        \
+	X(CHDIR, 0, 1)                                                                             \
+	X(EXECVE, 0, 1)                                                                            \
+	X(EXECVEAT, 1, 2)
+/* Syscalls that change what the process cache holds about the caller. */
+#define PG_IDENTITY_SYSCALLS(X) X(SETUID) X(SETREUID) X(SETRESUID) X(UNSHARE) X(SETNS)
+
+#define PG_SIGNAL_ENTER(name, pid, tid, sig)                                                       \
+	case PG_NR_##name:                                                                         \
+		pg_signal_enter(PG_SYS_##name, PG_ARG##pid(regs), PG_ARG##tid(regs),               \
+				PG_ARG##sig(regs));                                                \
+		break;
+#define PG_PTRACE_ENTER(name, request, pid)                                                        \
+	case PG_NR_##name:                                                                         \
+		pg_ptrace_enter(PG_SYS_##name, PG_ARG##request(regs), PG_ARG##pid(regs));          \
+		break;
+#define PG_PATH_ENTER(name, dirfd, path)                                                           \
+	case PG_NR_##name:                                                                         \
+		pg_proc_enter(PG_SYS_##name, PG_DIRFD##dirfd(regs), (const char *)PG_ARG##path(regs), \
+			      0);                                                                  \
+		break;
+#define PG_CASE(name, ...) case PG_NR_##name:
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 {
 	switch (id) {
-	case PG_NR_KILL:
-		pg_signal_enter(PG_SYS_KILL, PG_ARG1(regs), 0, PG_ARG2(regs));
-		break;
-	case PG_NR_TKILL:
-		pg_signal_enter(PG_SYS_TKILL, PG_ARG1(regs), 0, PG_ARG2(regs));
-		break;
-	case PG_NR_TGKILL:
-		pg_signal_enter(PG_SYS_TGKILL, PG_ARG1(regs), PG_ARG2(regs), PG_ARG3(regs));
-		break;
-	case PG_NR_RT_SIGQUEUEINFO:
-		pg_signal_enter(PG_SYS_RT_SIGQUEUEINFO, PG_ARG1(regs), 0, PG_ARG2(regs));
-		break;
-	case PG_NR_RT_TGSIGQUEUEINFO:
-		pg_signal_enter(PG_SYS_RT_TGSIGQUEUEINFO, PG_ARG1(regs), PG_ARG2(regs),
-				PG_ARG3(regs));
-		break;
-	case PG_NR_PIDFD_SEND_SIGNAL:
-		pg_signal_enter(PG_SYS_PIDFD_SEND_SIGNAL, PG_ARG1(regs), 0, PG_ARG2(regs));
-		break;
-	case PG_NR_PTRACE:
-		pg_ptrace_enter(PG_SYS_PTRACE, PG_ARG1(regs), PG_ARG2(regs));
-		break;
-	case PG_NR_PROCESS_VM_READV:
-		pg_ptrace_enter(PG_SYS_PROCESS_VM_READV, 0, PG_ARG1(regs));
-		break;
-	case PG_NR_PROCESS_VM_WRITEV:
-		pg_ptrace_enter(PG_SYS_PROCESS_VM_WRITEV, 0, PG_ARG1(regs));
-		break;
-	case PG_NR_OPEN:
-		pg_proc_enter(PG_SYS_OPEN, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_OPENAT:
-		pg_proc_enter(PG_SYS_OPENAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_OPENAT2:
-		pg_proc_enter(PG_SYS_OPENAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_READLINK:
-		pg_proc_enter(PG_SYS_READLINK, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_READLINKAT:
-		pg_proc_enter(PG_SYS_READLINKAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_STAT:
-		pg_proc_enter(PG_SYS_STAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_LSTAT:
-		pg_proc_enter(PG_SYS_LSTAT, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_NEWFSTATAT:
-		pg_proc_enter(PG_SYS_NEWFSTATAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_STATX:
-		pg_proc_enter(PG_SYS_STATX, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_ACCESS:
-		pg_proc_enter(PG_SYS_ACCESS, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_FACCESSAT:
-		pg_proc_enter(PG_SYS_FACCESSAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_FACCESSAT2:
-		pg_proc_enter(PG_SYS_FACCESSAT2, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_CHDIR:
-		pg_proc_enter(PG_SYS_CHDIR, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_EXECVE:
-		pg_proc_enter(PG_SYS_EXECVE, PG_AT_FDCWD, (const char *)PG_ARG1(regs), 0);
-		break;
-	case PG_NR_EXECVEAT:
-		pg_proc_enter(PG_SYS_EXECVEAT, PG_ARG1(regs), (const char *)PG_ARG2(regs), 0);
-		break;
-	case PG_NR_SETUID:
-	case PG_NR_SETREUID:
-	case PG_NR_SETRESUID:
-	case PG_NR_UNSHARE:
-	case PG_NR_SETNS:
+	PG_SIGNAL_SYSCALLS(PG_SIGNAL_ENTER)
+	PG_PTRACE_SYSCALLS(PG_PTRACE_ENTER)
+	PG_PATH_SYSCALLS(PG_PATH_ENTER)
+	PG_IDENTITY_SYSCALLS(PG_CASE)
 		/* Their exit refreshes the process cache: let it past the
 		 * nothing-pending shortcut. */
 		pg_pending_add((__u32)bpf_get_current_pid_tgid(), 1);
@@ -183,45 +165,19 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	id = PG_SYSCALL_NR(regs);
 	switch (id) {
-	case PG_NR_KILL:
-	case PG_NR_TKILL:
-	case PG_NR_TGKILL:
-	case PG_NR_RT_SIGQUEUEINFO:
-	case PG_NR_RT_TGSIGQUEUEINFO:
-	case PG_NR_PIDFD_SEND_SIGNAL:
+	PG_SIGNAL_SYSCALLS(PG_CASE)
 		pg_enforce_exit(ret);
 		return pg_signal_exit(ret);
-	case PG_NR_PTRACE:
-	case PG_NR_PROCESS_VM_READV:
-	case PG_NR_PROCESS_VM_WRITEV:
+	PG_PTRACE_SYSCALLS(PG_CASE)
 		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
 		break;
-	case PG_NR_OPEN:
-	case PG_NR_OPENAT:
-	case PG_NR_OPENAT2:
-	case PG_NR_READLINK:
-	case PG_NR_READLINKAT:
-	case PG_NR_STAT:
-	case PG_NR_LSTAT:
-	case PG_NR_NEWFSTATAT:
-	case PG_NR_STATX:
-	case PG_NR_ACCESS:
-	case PG_NR_FACCESSAT:
-	case PG_NR_FACCESSAT2:
-	case PG_NR_CHDIR:
-	case PG_NR_EXECVE:
-	case PG_NR_EXECVEAT:
+	PG_PATH_SYSCALLS(PG_CASE)
 		pg_proc_retry_exit(ret);
 		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
 		break;
-	/* What the process cache holds about the caller changed. */
-	case PG_NR_SETUID:
-	case PG_NR_SETREUID:
-	case PG_NR_SETRESUID:
-	case PG_NR_UNSHARE:
-	case PG_NR_SETNS:
+	PG_IDENTITY_SYSCALLS(PG_CASE)
 		if (ret == 0)
 			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
 		pg_pending_add((__u32)bpf_get_current_pid_tgid(), -1);
