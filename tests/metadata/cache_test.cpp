@@ -93,6 +93,23 @@ TEST(MetadataCache, GoneEntriesResolveDuringTheGracePeriodThenExpire) {
     EXPECT_EQ(s.pods, 0u);
 }
 
+TEST(MetadataCache, ExpiredPodsAreHandedOutOnceSoTheirMetricSeriesCanGo) {
+    MetadataCache cache(CacheOptions{200ms});
+    Publisher* src = cache.add_source("s");
+    src->pod(pod("uid-1", "demo", "nginx"));
+    src->pod(pod("uid-2", "demo", "kept"));
+    src->pod_gone("uid-1");
+    EXPECT_TRUE(cache.take_expired_pods().empty()) << "still within its grace period";
+
+    std::this_thread::sleep_for(250ms);
+    auto expired = cache.take_expired_pods();
+    ASSERT_EQ(expired.size(), 1u);
+    EXPECT_EQ(expired[0].first, "demo");
+    EXPECT_EQ(expired[0].second, "nginx");
+    EXPECT_TRUE(cache.take_expired_pods().empty()) << "each pod is handed out once";
+    EXPECT_TRUE(cache.lookup_pod("uid-2"));
+}
+
 TEST(MetadataCache, AContainerThatComesBackIsNotExpiredByItsOldRemoval) {
     MetadataCache cache(CacheOptions{100ms});
     Publisher* src = cache.add_source("s");

@@ -200,8 +200,9 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     auto ran = pipeline.run(stop);
     pg_lost_counters lost = pipeline.read_lost();
     spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "
-                 "undecodable",
-                 pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors);
+                 "undecodable, {} lost to handling errors",
+                 pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors,
+                 pipeline.stats().handling_errors);
     if (stats_fd)
         close(*stats_fd);
     if (!ran) {

@@ -19,6 +19,9 @@ void HealthReporter::update() {
     uint64_t decode_errors = pipeline_.stats().decode_errors;
     metrics_.add_dropped_userspace("decode_error", decode_errors - seen_decode_errors_);
     seen_decode_errors_ = decode_errors;
+    uint64_t handling_errors = pipeline_.stats().handling_errors;
+    metrics_.add_dropped_userspace("handling_error", handling_errors - seen_handling_errors_);
+    seen_handling_errors_ = handling_errors;
     if (auto stats = read_bpf_program_stats(programs_))
         metrics_.update_bpf_programs(*stats);
     if (!metadata_)
@@ -33,6 +36,9 @@ void HealthReporter::update() {
         hits = p.hits;
         misses = p.misses;
     }
+    // A deleted pod's series would otherwise stay until the agent restarts.
+    for (const auto& [ns, pod] : metadata_->take_expired_pods())
+        metrics_.forget_pod(ns, pod);
 }
 
 } // namespace podguard

@@ -27,7 +27,7 @@ class MetricsSink : public EventSink {
 class HealthReporter {
   public:
     HealthReporter(Metrics& metrics, const Pipeline& pipeline, std::vector<BpfProgramRef> programs,
-                   const metadata::MetadataCache* metadata)
+                   metadata::MetadataCache* metadata)
         : metrics_(metrics), pipeline_(pipeline), programs_(std::move(programs)),
           metadata_(metadata) {}
     void update();
@@ -36,9 +36,10 @@ class HealthReporter {
     Metrics& metrics_;
     const Pipeline& pipeline_;
     std::vector<BpfProgramRef> programs_;
-    const metadata::MetadataCache* metadata_;
+    metadata::MetadataCache* metadata_;
     std::map<std::string, std::pair<uint64_t, uint64_t>> seen_lookups_;
     uint64_t seen_decode_errors_ = 0;
+    uint64_t seen_handling_errors_ = 0;
 };
 
 } // namespace podguard

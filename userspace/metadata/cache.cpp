@@ -261,19 +261,40 @@ void MetadataCache::gone(Map<Meta>& map, GoneQueue& queue, uint8_t source, std::
     remerge(slot->second);
 }
 
-template <class Meta> void MetadataCache::expire(Map<Meta>& map, GoneQueue& queue, int64_t now) {
+template <class Meta>
+void MetadataCache::expire(Map<Meta>& map, GoneQueue& queue, int64_t now,
+                           std::vector<std::shared_ptr<const Meta>>* erased) {
     while (!queue.empty() && now - queue.front().first > grace_ns_) {
         auto it = map.find(queue.front().second);
         // Skip entries that came back (gone_at reset) or went again later.
-        if (it != map.end() && it->second.gone_at == queue.front().first)
+        if (it != map.end() && it->second.gone_at == queue.front().first) {
+            if (erased && it->second.merged)
+                erased->push_back(it->second.merged);
             map.erase(it);
+        }
         queue.pop_front();
     }
 }
 
 void MetadataCache::sweep_locked(int64_t now) {
+    constexpr size_t kMaxExpiredPods = 10000;
     expire(containers_, gone_containers_, now);
-    expire(pods_, gone_pods_, now);
+    std::vector<std::shared_ptr<const PodMeta>> erased;
+    expire(pods_, gone_pods_, now, &erased);
+    for (const auto& pod : erased) {
+        if (expired_pods_.size() >= kMaxExpiredPods)
+            expired_pods_.pop_front();
+        expired_pods_.emplace_back(pod->namespace_, pod->name);
+    }
+}
+
+std::vector<std::pair<std::string, std::string>> MetadataCache::take_expired_pods() {
+    std::unique_lock lock(mu_);
+    sweep_locked(now_ns());
+    std::vector<std::pair<std::string, std::string>> out(expired_pods_.begin(),
+                                                         expired_pods_.end());
+    expired_pods_.clear();
+    return out;
 }
 
 void MetadataCache::sweep() {

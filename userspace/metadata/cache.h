@@ -79,6 +79,10 @@ class MetadataCache {
     CacheStats stats() const;
     // Drops entries whose grace period is over; writers also do this as they go.
     void sweep();
+    // (namespace, name) of the pods dropped since the last call, so that
+    // per-pod state elsewhere (metric series) can be dropped with them.
+    // Bounded: the oldest are forgotten if nobody asks.
+    std::vector<std::pair<std::string, std::string>> take_expired_pods();
 
   private:
     class Source;
@@ -105,7 +109,9 @@ class MetadataCache {
     template <class Meta> void put(Map<Meta>& map, uint8_t source, Meta meta);
     template <class Meta>
     void gone(Map<Meta>& map, GoneQueue& queue, uint8_t source, std::string_view key, int64_t now);
-    template <class Meta> void expire(Map<Meta>& map, GoneQueue& queue, int64_t now);
+    template <class Meta>
+    void expire(Map<Meta>& map, GoneQueue& queue, int64_t now,
+                std::vector<std::shared_ptr<const Meta>>* erased = nullptr);
     void resync(uint8_t source, std::vector<ContainerMeta> containers, std::vector<PodMeta> pods);
     void sweep_locked(int64_t now);
     bool expired(int64_t gone_at) const;
@@ -116,6 +122,7 @@ class MetadataCache {
     Map<PodMeta> pods_;
     GoneQueue gone_containers_;
     GoneQueue gone_pods_;
+    std::deque<std::pair<std::string, std::string>> expired_pods_; // under mu_
 
     std::array<std::unique_ptr<Source>, kMaxSources> sources_;
     std::atomic<size_t> source_count_{0};

@@ -72,12 +72,15 @@ uint64_t Pipeline::ringbuf_used_bytes() const {
 }
 
 int Pipeline::on_record(void* ctx, void* data, size_t size) noexcept {
+    auto* self = static_cast<Pipeline*>(ctx);
     try {
-        static_cast<Pipeline*>(ctx)->handle(data, size);
+        self->handle(data, size);
     } catch (const std::exception& e) {
-        spdlog::error("event handling failed: {}", e.what());
+        if (self->stats_.handling_errors++ % 1000 == 0)
+            spdlog::error("event handling failed: {}", e.what());
     } catch (...) {
-        spdlog::error("event handling failed");
+        if (self->stats_.handling_errors++ % 1000 == 0)
+            spdlog::error("event handling failed");
     }
     return 0;
 }

@@ -20,6 +20,7 @@ namespace podguard {
 struct PipelineStats {
     uint64_t records = 0;
     uint64_t decode_errors = 0;
+    uint64_t handling_errors = 0; // decoded, then lost to an exception in enrichment or a sink
     std::array<uint64_t, PG_EV_KIND_MAX> by_kind{};
 };
 
