@@ -37,35 +37,13 @@ KubernetesProvider::~KubernetesProvider() {
     stop();
 }
 
-Status KubernetesProvider::start(Publisher& out) {
-    if (thread_.joinable())
-        return make_error("kubernetes provider already started");
+Status KubernetesProvider::check() {
     const std::string& server = options_.config.server;
     if (server.rfind("https://", 0) != 0 && server.rfind("http://", 0) != 0)
         return make_error("kubernetes: server must be an http(s):// URL, got '" + server + "'");
     if (options_.page_size == 0)
         options_.page_size = 500;
-    out_ = &out;
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = false;
-    }
-    http_.reset();
-    thread_ = std::thread([this] { run(); });
     return {};
-}
-
-void KubernetesProvider::stop() {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    http_.interrupt();
-    if (thread_.joinable())
-        thread_.join();
-    if (out_)
-        set_up(false);
 }
 
 std::string KubernetesProvider::resource_version() const {
@@ -80,23 +58,6 @@ void KubernetesProvider::set_resource_version(std::string rv) {
     rv_ = std::move(rv);
 }
 
-bool KubernetesProvider::wait(std::chrono::milliseconds d) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, d, [this] { return stopping_; });
-    return !stopping_;
-}
-
-void KubernetesProvider::set_up(bool up) {
-    up_.store(up);
-    out_->set_up(up);
-}
-
-void KubernetesProvider::fail(const std::string& why) {
-    spdlog::warn("metadata: {}: {}; reconnecting", options_.name, why);
-    out_->error();
-    set_up(false);
-}
-
 std::string KubernetesProvider::pods_path() const {
     std::string path = "/api/v1/pods?";
     if (!options_.node_name.empty())
@@ -107,10 +68,6 @@ std::string KubernetesProvider::pods_path() const {
 void KubernetesProvider::run() {
     Backoff backoff(options_.backoff_initial, options_.backoff_max);
     bool need_list = true;
-    auto stopping = [this] {
-        std::lock_guard lock(mu_);
-        return stopping_;
-    };
     while (!stopping()) {
         if (need_list) {
             Status listed = list();
@@ -181,13 +138,13 @@ Status KubernetesProvider::list() {
             if (!records) {
                 spdlog::warn("metadata: {}: skipping a listed pod: {}", options_.name,
                              records.error().message);
-                out_->error();
+                out().error();
                 continue;
             }
             for (const auto& w : records->warnings) {
                 spdlog::warn("metadata: {}: pod {}/{}: {}", options_.name, records->pod.namespace_,
                              records->pod.name, w);
-                out_->error();
+                out().error();
             }
             auto& ids = pod_containers[records->pod.uid];
             for (auto& c : records->containers) {
@@ -204,7 +161,7 @@ Status KubernetesProvider::list() {
         return make_error("list pods: response without metadata.resourceVersion");
     spdlog::info("metadata: {}: listed {} pods, {} containers at resourceVersion {}", options_.name,
                  pods.size(), containers.size(), rv);
-    out_->resync(std::move(containers), std::move(pods));
+    out().resync(std::move(containers), std::move(pods));
     pod_containers_ = std::move(pod_containers);
     set_resource_version(std::move(rv));
     lists_.fetch_add(1);
@@ -300,7 +257,7 @@ bool KubernetesProvider::handle_event(std::string_view line, WatchEnd& end) {
         } else {
             spdlog::warn("metadata: {}: ignoring watch event of unknown type '{}'", options_.name,
                          preview(type));
-            out_->error();
+            out().error();
         }
         return true;
     } catch (const std::exception& e) { // allocation failure or a JSON surprise
@@ -316,31 +273,31 @@ void KubernetesProvider::apply_pod(const json& object, bool deleted) {
     if (!records) {
         spdlog::warn("metadata: {}: ignoring a watch event: {}", options_.name,
                      records.error().message);
-        out_->error();
+        out().error();
         return;
     }
     for (const auto& w : records->warnings) {
         spdlog::warn("metadata: {}: pod {}/{}: {}", options_.name, records->pod.namespace_,
                      records->pod.name, w);
-        out_->error();
+        out().error();
     }
     const std::string uid = records->pod.uid;
     auto& known = pod_containers_[uid];
     if (deleted) {
         for (const auto& id : known)
-            out_->container_gone(id);
-        out_->pod_gone(uid);
+            out().container_gone(id);
+        out().pod_gone(uid);
         pod_containers_.erase(uid);
     } else {
         std::set<std::string> now;
-        out_->pod(std::move(records->pod));
+        out().pod(std::move(records->pod));
         for (auto& c : records->containers) {
             now.insert(c.id);
-            out_->container(std::move(c));
+            out().container(std::move(c));
         }
         for (const auto& id : known)
             if (!now.count(id))
-                out_->container_gone(id);
+                out().container_gone(id);
         known = std::move(now);
     }
     set_resource_version(std::move(records->resource_version));

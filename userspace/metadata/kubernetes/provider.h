@@ -4,17 +4,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "metadata/http.h"
 #include "metadata/kubernetes/config.h"
 #include "metadata/kubernetes/pod.h"
 #include "metadata/metadata.h"
+#include "metadata/threaded_provider.h"
 
 namespace podguard::metadata::kubernetes {
 
@@ -34,15 +33,12 @@ struct KubernetesOptions {
     std::string name = "kubernetes";
 };
 
-class KubernetesProvider final : public Provider {
+class KubernetesProvider final : public ThreadedProvider {
   public:
     explicit KubernetesProvider(KubernetesOptions options);
     ~KubernetesProvider() override;
 
     std::string name() const override { return options_.name; }
-    Status start(Publisher& out) override;
-    void stop() override;
-    bool up() const override { return up_.load(); }
 
     // For tests and diagnostics.
     std::string resource_version() const;
@@ -52,25 +48,19 @@ class KubernetesProvider final : public Provider {
   private:
     enum class WatchEnd { Closed, Gone, Failed };
 
-    void run();
+    Status check() override;
+    void reset_connections() override { http_.reset(); }
+    void interrupt() override { http_.interrupt(); }
+    void run() override;
     Status list();
     WatchEnd watch();
     bool handle_event(std::string_view line, WatchEnd& end);
     void apply_pod(const nlohmann::json& object, bool deleted);
     std::string pods_path() const;
-    void fail(const std::string& why);
-    void set_up(bool up);
-    bool wait(std::chrono::milliseconds d);
     void set_resource_version(std::string rv);
 
     KubernetesOptions options_;
-    Publisher* out_ = nullptr;
     HttpClient http_;
-    std::thread thread_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::atomic<bool> up_{false};
     std::atomic<uint64_t> lists_{0};
     std::atomic<uint64_t> watches_{0};
     mutable std::mutex rv_mu_;

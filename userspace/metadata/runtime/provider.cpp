@@ -140,56 +140,24 @@ RuntimeProvider::~RuntimeProvider() {
     stop();
 }
 
-Status RuntimeProvider::start(Publisher& out) {
-    if (thread_.joinable())
-        return make_error("runtime provider already started");
+Status RuntimeProvider::check() {
     if (options_.socket_path.empty())
         return make_error("runtime provider: no socket path");
-    out_ = &out;
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = false;
-    }
-    events_http_.reset();
-    api_http_.reset();
-    thread_ = std::thread([this] { run(); });
     return {};
 }
 
-void RuntimeProvider::stop() {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+void RuntimeProvider::reset_connections() {
+    events_http_.reset();
+    api_http_.reset();
+}
+
+void RuntimeProvider::interrupt() {
     events_http_.interrupt();
     api_http_.interrupt();
-    if (thread_.joinable())
-        thread_.join();
-    if (out_)
-        set_up(false);
 }
 
-bool RuntimeProvider::stopping() {
-    std::lock_guard lock(mu_);
-    return stopping_;
-}
-
-bool RuntimeProvider::wait(std::chrono::milliseconds d) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, d, [this] { return stopping_; });
-    return !stopping_;
-}
-
-void RuntimeProvider::set_up(bool up) {
-    up_.store(up);
-    out_->set_up(up);
-}
-
-void RuntimeProvider::fail(const std::string& why) {
-    spdlog::warn("metadata: {} ({}): {}; reconnecting", options_.name, options_.socket_path, why);
-    out_->error();
-    set_up(false);
+std::string RuntimeProvider::describe() const {
+    return options_.name + " (" + options_.socket_path + ")";
 }
 
 Result<Api> RuntimeProvider::detect() {
@@ -348,7 +316,7 @@ Status RuntimeProvider::relist() {
         pod_vector.push_back(std::move(p));
     spdlog::debug("metadata: {}: listed {} containers, {} pods", options_.name, containers.size(),
                   pod_vector.size());
-    out_->resync(std::move(containers), std::move(pod_vector));
+    out().resync(std::move(containers), std::move(pod_vector));
     lists_.fetch_add(1);
     return {};
 }
@@ -403,7 +371,7 @@ void RuntimeProvider::publish_pod(const std::string& pod_id, const PodMeta* hint
     if (p.uid.empty())
         return;
     known_pods_[p.uid] = p;
-    out_->pod(std::move(p));
+    out().pod(std::move(p));
 }
 
 void RuntimeProvider::on_event_line(std::string_view line) {
@@ -411,7 +379,7 @@ void RuntimeProvider::on_event_line(std::string_view line) {
     if (event.is_discarded() || !event.is_object()) {
         spdlog::warn("metadata: {}: malformed event ({} bytes): {}", options_.name, line.size(),
                      preview(line));
-        out_->error();
+        out().error();
         return;
     }
     std::string type = safe_json::string(event, "Type");
@@ -437,7 +405,7 @@ void RuntimeProvider::process_pending() {
             if (removes(ev.action)) {
                 known_pods_.erase(ev.id);
                 pod_hints_.erase(ev.id);
-                out_->pod_gone(ev.id);
+                out().pod_gone(ev.id);
             } else if (refreshes(ev.action) && !known_pods_.count(ev.id)) {
                 auto hint = pod_hints_.find(ev.id);
                 publish_pod(ev.id, hint == pod_hints_.end() ? nullptr : &hint->second);
@@ -446,7 +414,7 @@ void RuntimeProvider::process_pending() {
         }
         if (removes(ev.action)) {
             known_.erase(ev.id);
-            out_->container_gone(ev.id);
+            out().container_gone(ev.id);
             continue;
         }
         if (!refreshes(ev.action))
@@ -463,7 +431,7 @@ void RuntimeProvider::process_pending() {
             pod_hints_[hint.uid] = hint;
         std::string pod_uid = c->pod_uid;
         known_[ev.id] = *c;
-        out_->container(std::move(*c));
+        out().container(std::move(*c));
         if (!pod_uid.empty() && !known_pods_.count(pod_uid))
             publish_pod(pod_uid, hint.uid.empty() ? nullptr : &hint);
     }

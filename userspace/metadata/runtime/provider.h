@@ -6,17 +6,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "metadata/http.h"
 #include "metadata/metadata.h"
+#include "metadata/threaded_provider.h"
 
 namespace podguard::metadata::runtime {
 
@@ -51,22 +50,22 @@ PodMeta libpod_pod(const nlohmann::json& pod, size_t max_labels);
 ContainerMeta docker_container(const nlohmann::json& summary, size_t max_labels,
                                PodMeta* pod = nullptr);
 
-class RuntimeProvider final : public Provider {
+class RuntimeProvider final : public ThreadedProvider {
   public:
     explicit RuntimeProvider(RuntimeOptions options);
     ~RuntimeProvider() override;
 
     std::string name() const override { return options_.name; }
-    Status start(Publisher& out) override;
-    void stop() override;
-    bool up() const override { return up_.load(); }
-
     Api api() const { return api_.load(); } // detected
     uint64_t lists() const { return lists_.load(); }
     uint64_t events() const { return events_.load(); } // container/pod events handled
 
   private:
-    void run();
+    Status check() override;
+    void reset_connections() override;
+    void interrupt() override;
+    std::string describe() const override;
+    void run() override;
     Result<Api> detect();
     Status relist();
     void on_event_line(std::string_view line);
@@ -75,21 +74,11 @@ class RuntimeProvider final : public Provider {
     Result<PodMeta> inspect_pod(const std::string& id);
     void publish_pod(const std::string& pod_id, const PodMeta* hint);
     std::string events_path() const;
-    void fail(const std::string& why);
-    void set_up(bool up);
-    bool wait(std::chrono::milliseconds d);
-    bool stopping();
 
     RuntimeOptions options_;
     HttpTarget target_;
-    Publisher* out_ = nullptr;
     HttpClient events_http_; // the long event stream
     HttpClient api_http_;    // lists and inspects, issued between stream reads
-    std::thread thread_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::atomic<bool> up_{false};
     std::atomic<Api> api_{Api::Auto};
     std::atomic<uint64_t> lists_{0};
     std::atomic<uint64_t> events_{0};
