@@ -247,8 +247,8 @@ TEST(AgentPrometheus, EveryPanelAndAlertEvaluatesOnTheRealAgentsMetrics) {
     auto victim = app.spawn_sleeper();
     auto t_fixtures = seconds_since(t0);
 
-    pt::AgentProcess agent(std::vector<std::string>{"--metrics-pod-labels", "container",
-                                                    "--runtime-socket", service.socket()});
+    pt::AgentProcess agent(std::vector<std::string>{
+        "--metrics-pod-labels", "container", "--runtime-socket", service.socket(), "--bpf-stats"});
     int port = metrics_port(agent);
     mt::PrometheusServer prometheus(prometheus_binary, port);
     auto t_agent = seconds_since(t0);

@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
     run->add_option("--ringbuf-size", ringbuf_size, "Ring buffer size, a power of two (e.g. 16M)");
     run->add_flag("--report-self", run_opts.report_self,
                   "Also report processes acting on themselves");
+    run->add_flag("--bpf-stats", run_opts.bpf_stats,
+                  "Count BPF program runs and run time (podguard_bpf_program_run*); costs every "
+                  "BPF program on the node two clock reads per run");
     run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
                   "Also write fork/exec/exit events");
     run->add_option("--metrics-address", run_opts.metrics_address,

@@ -166,10 +166,14 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         pipeline.add_sink(store.get());
         spdlog::info("events stored in {}", options.store_path);
     }
-    // Run time per program is only counted while a stats fd is held.
-    auto stats_fd = enable_bpf_stats();
-    if (!stats_fd)
-        spdlog::warn("BPF run-time statistics unavailable: {}", stats_fd.error().message);
+    // Run time per program is only counted while a stats fd is held, and the
+    // counting costs every syscall on the node: only when asked for.
+    Result<int> stats_fd = make_error("not asked for (--bpf-stats)");
+    if (options.bpf_stats) {
+        stats_fd = enable_bpf_stats();
+        if (!stats_fd)
+            spdlog::warn("BPF run-time statistics unavailable: {}", stats_fd.error().message);
+    }
     std::unique_ptr<MetricsSink> metrics_sink;
     std::unique_ptr<HealthReporter> health;
     if (metrics) {

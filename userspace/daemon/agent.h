@@ -17,6 +17,9 @@ struct AgentOptions {
     std::string ready_file; // created once every hook is attached
     uint32_t ringbuf_bytes = 16u << 20;
     bool report_self = false;
+    // Kernel-wide BPF run-time statistics (podguard_bpf_program_run*): every
+    // BPF program on the node then reads the clock twice per run.
+    bool bpf_stats = false;
     bool lifecycle_events = false;
     std::string metrics_address = "127.0.0.1:9417"; // empty: no metrics endpoint
     std::string metrics_pod_labels = "container";   // off | namespace | pod | container
