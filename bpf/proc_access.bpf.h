@@ -363,8 +363,11 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 		st->tok[0] = PG_TOK_PROC;
 		st->depth = 1;
 	}
-	if (bpf_probe_read_user_str(&pb->text[off & (PG_PATH_LEN - 1)], PG_PATH_LEN, upath) <= 0)
+	/* The path was just copied from user memory; copy that copy (with its
+	 * NUL) rather than read user memory a second time. */
+	if (bpf_probe_read_kernel(&pb->text[off & (PG_PATH_LEN - 1)], PG_PATH_LEN, p->path))
 		return;
+	pb->text[(off + PG_PATH_LEN - 1) & (2 * PG_PATH_LEN - 1)] = 0;
 	pg_comp_reset(st);
 	lctx.pb = pb;
 	bpf_loop(off + n, pg_path_step, &lctx, 0);
