@@ -45,7 +45,7 @@ struct Where {
     const Where* parent = nullptr;
     std::string_view name; // the whole text at the root, else appended as ".name"
     long index = -1;       // appended as "[index]" instead
-    bool key_of = false;   // "a key of <parent>"
+    bool of_keys = false;  // "a key of <parent>"
 
     static Where root(std::string_view text) { return Where{nullptr, text, -1, false}; }
     static Where child(const Where& parent, std::string_view name) {
@@ -54,12 +54,12 @@ struct Where {
     static Where item(const Where& parent, size_t i) {
         return Where{&parent, {}, static_cast<long>(i), false};
     }
-    static Where key_of_(const Where& parent) { return Where{&parent, {}, -1, true}; }
+    static Where key_of(const Where& parent) { return Where{&parent, {}, -1, true}; }
 
     std::string str() const {
         if (!parent)
             return std::string(name);
-        if (key_of)
+        if (of_keys)
             return "a key of " + parent->str();
         if (index >= 0)
             return parent->str() + "[" + std::to_string(index) + "]";
@@ -219,7 +219,7 @@ class Walker {
             return;
         }
         const Pos map_pos = pos(n, at);
-        const Where key_where = Where::key_of_(where);
+        const Where key_where = Where::key_of(where);
         SeenKeys seen;
         for (size_t i = 0; i < n.size(); ++i) {
             NodeRef key = n.key(i);
