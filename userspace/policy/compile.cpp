@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include "policy/parse.h"
 #include "policy/validate.h"
@@ -59,6 +59,7 @@ class Builder {
         interned_[""] = 0;
         out_.selectors.push_back(Selector{});
         selector_ids_[key_of({})] = 0;
+        selector_keys_.push_back(key_of({}));
     }
 
     uint32_t intern(const std::string& s) {
@@ -107,10 +108,14 @@ class Builder {
 
     // Equal predicates share one id, whatever order they were written in.
     Result<uint32_t> selector(const SelectorSpec& outer, const SelectorSpec& inner) {
-        std::vector<Clause> clauses;
-        add_clauses(outer, clauses);
-        add_clauses(inner, clauses);
-        for (auto& c : clauses) {
+        std::vector<Clause> written;
+        add_clauses(outer, written);
+        add_clauses(inner, written);
+        // Each clause's key is computed once: comparing by clause_key inside the
+        // sort allocated two strings per comparison.
+        std::vector<std::pair<std::string, Clause*>> keyed;
+        keyed.reserve(written.size());
+        for (auto& c : written) {
             std::sort(c.any_of.begin(), c.any_of.end(), [](const Pattern& a, const Pattern& b) {
                 return std::tie(a.text, a.prefix) < std::tie(b.text, b.prefix);
             });
@@ -119,14 +124,21 @@ class Builder {
                                            return a.text == b.text && a.prefix == b.prefix;
                                        }),
                            c.any_of.end());
+            keyed.emplace_back(clause_key(c), &c);
         }
-        std::sort(clauses.begin(), clauses.end(),
-                  [](const Clause& a, const Clause& b) { return clause_key(a) < clause_key(b); });
-        clauses.erase(std::unique(clauses.begin(), clauses.end(),
-                                  [](const Clause& a, const Clause& b) {
-                                      return clause_key(a) == clause_key(b);
-                                  }),
-                      clauses.end());
+        // Equal keys mean equal clauses, so which of them stays does not matter.
+        std::sort(keyed.begin(), keyed.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        keyed.erase(std::unique(keyed.begin(), keyed.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    keyed.end());
+        std::vector<Clause> clauses;
+        clauses.reserve(keyed.size());
+        std::string key;
+        for (auto& [k, c] : keyed) {
+            key += k + ";";
+            clauses.push_back(std::move(*c));
+        }
         // Interned only now, in canonical order, so the string table (and the
         // fingerprint) does not depend on how the YAML listed things.
         for (auto& c : clauses) {
@@ -134,7 +146,6 @@ class Builder {
             for (auto& p : c.any_of)
                 p.str = intern(p.text);
         }
-        std::string key = key_of(clauses);
         auto it = selector_ids_.find(key);
         if (it != selector_ids_.end())
             return it->second;
@@ -148,6 +159,7 @@ class Builder {
                 s.process_level = true;
         s.clauses = std::move(clauses);
         selector_ids_[key] = s.id;
+        selector_keys_.push_back(std::move(key));
         out_.selectors.push_back(std::move(s));
         return out_.selectors.back().id;
     }
@@ -241,8 +253,8 @@ class Builder {
         for (const auto& s : out_.strings)
             h.str(s);
         h.u64(out_.selectors.size());
-        for (const auto& s : out_.selectors)
-            h.str(key_of(s.clauses));
+        for (const auto& k : selector_keys_) // == key_of(selector.clauses)
+            h.str(k);
         h.u64(out_.rules.size());
         for (const auto& r : out_.rules) {
             h.u64(r.id);
@@ -289,8 +301,9 @@ class Builder {
     }
 
     CompiledPolicy out_;
-    std::map<std::string, uint32_t> interned_;
-    std::map<std::string, uint32_t> selector_ids_;
+    std::unordered_map<std::string, uint32_t> interned_;
+    std::unordered_map<std::string, uint32_t> selector_ids_;
+    std::vector<std::string> selector_keys_; // by selector id
 };
 
 } // namespace
@@ -305,7 +318,9 @@ std::string_view self_protection_yaml() {
     return {kSelfProtection, sizeof(kSelfProtection) - 1};
 }
 
-Result<PolicyDocument> self_protection_policy() {
+namespace {
+
+Result<PolicyDocument> parse_self_protection() {
     ParseOutput p = parse_documents(self_protection_yaml(), "<built-in self-protection>");
     auto v = p.documents.size() == 1 ? validate(p.documents[0]) : std::vector<Diagnostic>{};
     p.diagnostics.insert(p.diagnostics.end(), v.begin(), v.end());
@@ -314,6 +329,14 @@ Result<PolicyDocument> self_protection_policy() {
             "built-in self-protection policy is broken: " +
             (p.diagnostics.empty() ? std::string("no document") : format(p.diagnostics[0])));
     return std::move(p.documents[0]);
+}
+
+} // namespace
+
+Result<PolicyDocument> self_protection_policy() {
+    // Parsed once: every compile (every reload) prepends it.
+    static const Result<PolicyDocument> self = parse_self_protection();
+    return self;
 }
 
 Result<CompiledPolicy> compile(const PolicySet& set, const CompileOptions& options) {

@@ -1,6 +1,7 @@
 #include "policy/load.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +16,12 @@ namespace {
 const char kDefaultPolicy[] =
 #include "policy/default_policy.inc"
     ;
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 struct Source {
     std::string file;
@@ -59,10 +66,17 @@ void collect(const std::string& path, std::vector<Source>& out, std::vector<Diag
         diags.push_back({path, 1, 1, "cannot open file"});
         return;
     }
+    // Up to one byte past the limit, in chunks: a policy is a few KiB to a few
+    // hundred, and a 4 MiB buffer zeroed on every reload was not free.
     std::string text;
-    text.resize(kMaxPolicyFileBytes + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
+    char chunk[64 * 1024];
+    while (text.size() <= kMaxPolicyFileBytes) {
+        size_t want = std::min(sizeof chunk, kMaxPolicyFileBytes + 1 - text.size());
+        in.read(chunk, static_cast<std::streamsize>(want));
+        text.append(chunk, static_cast<size_t>(in.gcount()));
+        if (!in)
+            break;
+    }
     if (text.size() > kMaxPolicyFileBytes) {
         diags.push_back(
             {path, 1, 1, "file is larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes"});
@@ -72,15 +86,20 @@ void collect(const std::string& path, std::vector<Source>& out, std::vector<Diag
 }
 
 Result<PolicySet> finish(const std::vector<Source>& sources, std::vector<Diagnostic> diags,
-                         std::vector<Diagnostic>* out) {
+                         std::vector<Diagnostic>* out, LoadProfile* profile) {
     PolicySet set;
+    auto start = Clock::now();
     for (const auto& s : sources) {
         ParseOutput p = parse_documents(s.text, s.file);
-        diags.insert(diags.end(), p.diagnostics.begin(), p.diagnostics.end());
+        diags.insert(diags.end(), std::make_move_iterator(p.diagnostics.begin()),
+                     std::make_move_iterator(p.diagnostics.end()));
         for (auto& d : p.documents)
             set.policies.push_back(std::move(d));
         set.files.push_back(s.file);
     }
+    if (profile)
+        profile->parse_ms = ms_since(start);
+    start = Clock::now();
     auto v = validate(set.policies);
     diags.insert(diags.end(), v.begin(), v.end());
     if (!diags.empty()) {
@@ -115,6 +134,8 @@ Result<PolicySet> finish(const std::vector<Source>& sources, std::vector<Diagnos
     if (out)
         out->clear();
     sort_by_precedence(set.policies);
+    if (profile)
+        profile->validate_ms = ms_since(start);
     return set;
 }
 
@@ -132,19 +153,22 @@ void sort_by_precedence(std::vector<PolicyDocument>& docs) {
 }
 
 Result<PolicySet> load_policies(const std::vector<std::string>& paths,
-                                std::vector<Diagnostic>* diagnostics) {
+                                std::vector<Diagnostic>* diagnostics, LoadProfile* profile) {
+    auto start = Clock::now();
     std::vector<Source> sources;
     std::vector<Diagnostic> diags;
     if (paths.empty())
         diags.push_back({"(none)", 1, 1, "no policy files given"});
     for (const auto& p : paths)
         collect(p, sources, diags);
-    return finish(sources, std::move(diags), diagnostics);
+    if (profile)
+        profile->read_ms = ms_since(start);
+    return finish(sources, std::move(diags), diagnostics, profile);
 }
 
 Result<PolicySet> load_policy_text(std::string_view text, const std::string& file,
                                    std::vector<Diagnostic>* diagnostics) {
-    return finish({Source{file, std::string(text)}}, {}, diagnostics);
+    return finish({Source{file, std::string(text)}}, {}, diagnostics, nullptr);
 }
 
 std::string_view default_policy_yaml() {

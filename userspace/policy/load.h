@@ -21,12 +21,22 @@ struct PolicySet {
 inline constexpr size_t kMaxPolicyFileBytes = 4 << 20;
 inline constexpr size_t kMaxDiagnostics = 1000; // reported; the rest is cut
 
+// Where a load's time went (wall clock, milliseconds), for the reload
+// benchmark and logs.
+struct LoadProfile {
+    double read_ms = 0;     // files (and directories) to text
+    double parse_ms = 0;    // YAML text to documents
+    double validate_ms = 0; // documents checked, ordered
+};
+
 // Each path is a file, or a directory whose *.yaml / *.yml entries (not
 // recursive, hidden names skipped, sorted) are read. On failure the Error's
 // message holds every diagnostic formatted one per line; `diagnostics`, when
-// given, receives them as structs (sorted by file, line, column).
+// given, receives them as structs (sorted by file, line, column); `profile`,
+// when given, the time each phase took.
 Result<PolicySet> load_policies(const std::vector<std::string>& paths,
-                                std::vector<Diagnostic>* diagnostics = nullptr);
+                                std::vector<Diagnostic>* diagnostics = nullptr,
+                                LoadProfile* profile = nullptr);
 
 // The same from text already in memory; `file` labels diagnostics.
 Result<PolicySet> load_policy_text(std::string_view text, const std::string& file,

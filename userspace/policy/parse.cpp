@@ -1,34 +1,34 @@
 #include "policy/parse.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
-#include <functional>
 #include <initializer_list>
 #include <set>
-#include <sstream>
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/exceptions.h>
 
 #include "policy/names.h"
+#include "policy/yaml_tree.h"
 
 namespace podguard::policy {
 namespace {
 
-const char* type_name(const YAML::Node& n) {
-    switch (n.Type()) {
-    case YAML::NodeType::Null:
+using yaml::NodeRef;
+
+const char* type_name(NodeRef n) {
+    switch (n.type()) {
+    case yaml::Type::Null:
         return "nothing";
-    case YAML::NodeType::Scalar:
+    case yaml::Type::Scalar:
         return "a scalar";
-    case YAML::NodeType::Sequence:
+    case yaml::Type::Sequence:
         return "a list";
-    case YAML::NodeType::Map:
+    case yaml::Type::Map:
         return "a mapping";
-    default:
-        return "an undefined value";
     }
+    return "an undefined value";
 }
 
 // Thrown when the walk has read kMaxValues values: anchors and aliases let a
@@ -36,6 +36,65 @@ const char* type_name(const YAML::Node& n) {
 struct OverBudget {
     Pos at;
 };
+
+// Where a value sits as diagnostics spell it ("spec.rules[3].source.pods[0]").
+// A chain of these follows the walk down the stack; it becomes text only when
+// a diagnostic is reported, not for each of the thousands of values a large
+// policy holds.
+struct Where {
+    const Where* parent = nullptr;
+    std::string_view name; // the whole text at the root, else appended as ".name"
+    long index = -1;       // appended as "[index]" instead
+    bool of_keys = false;  // "a key of <parent>"
+
+    static Where root(std::string_view text) { return Where{nullptr, text, -1, false}; }
+    static Where child(const Where& parent, std::string_view name) {
+        return Where{&parent, name, -1, false};
+    }
+    static Where item(const Where& parent, size_t i) {
+        return Where{&parent, {}, static_cast<long>(i), false};
+    }
+    static Where key_of(const Where& parent) { return Where{&parent, {}, -1, true}; }
+
+    std::string str() const {
+        if (!parent)
+            return std::string(name);
+        if (of_keys)
+            return "a key of " + parent->str();
+        if (index >= 0)
+            return parent->str() + "[" + std::to_string(index) + "]";
+        return parent->str() + "." + std::string(name);
+    }
+};
+
+// Keys met so far in one mapping: a handful in a policy, but a hostile file
+// may hold thousands, so a set takes over past a few.
+class SeenKeys {
+  public:
+    // False when `key` was seen before. The text must outlive this object.
+    bool insert(std::string_view key) {
+        if (set_.empty()) {
+            if (std::find(small_.begin(), small_.begin() + static_cast<ptrdiff_t>(used_), key) !=
+                small_.begin() + static_cast<ptrdiff_t>(used_))
+                return false;
+            if (used_ < small_.size()) {
+                small_[used_++] = key;
+                return true;
+            }
+            set_.insert(small_.begin(), small_.end());
+        }
+        return set_.insert(key).second;
+    }
+
+  private:
+    std::array<std::string_view, 16> small_;
+    size_t used_ = 0;
+    std::set<std::string_view> set_;
+};
+
+std::vector<std::string> names_of(std::initializer_list<std::string_view> known) {
+    return std::vector<std::string>(known.begin(), known.end());
+}
 
 class Walker {
   public:
@@ -51,94 +110,93 @@ class Walker {
     }
 
     // Null nodes carry the position of the next token; the key is a better place.
-    static Pos pos(const YAML::Node& n, Pos fallback) {
-        if (n.IsNull() || !n.IsDefined())
+    static Pos pos(NodeRef n, Pos fallback) {
+        if (n.is_null())
             return fallback;
-        YAML::Mark m = n.Mark();
-        if (m.line < 0 || m.column < 0)
+        if (n.line() < 0 || n.column() < 0)
             return fallback;
-        return Pos{m.line + 1, m.column + 1};
+        return Pos{n.line() + 1, n.column() + 1};
     }
 
     // Calls on_field(key, key_pos, value) for each known key. Null = empty mapping.
-    bool fields(const YAML::Node& map, Pos at, const std::string& where,
-                std::initializer_list<const char*> known,
-                const std::function<void(const std::string&, Pos, const YAML::Node&)>& on_field) {
-        if (map.IsNull())
+    template <class OnField>
+    bool fields(NodeRef map, Pos at, const Where& where,
+                std::initializer_list<std::string_view> known, OnField&& on_field) {
+        if (map.is_null())
             return true;
-        if (!map.IsMap()) {
-            error(pos(map, at), "expected a mapping for " + where + ", got " + type_name(map));
+        if (!map.is_map()) {
+            error(pos(map, at),
+                  "expected a mapping for " + where.str() + ", got " + type_name(map));
             return false;
         }
-        std::vector<std::string> names(known.begin(), known.end());
-        std::set<std::string> seen;
-        for (const auto& kv : map) {
-            const YAML::Node& key = kv.first;
-            Pos kp = pos(key, pos(map, at));
+        const Pos map_pos = pos(map, at);
+        SeenKeys seen;
+        for (size_t i = 0; i < map.size(); ++i) {
+            NodeRef key = map.key(i);
+            Pos kp = pos(key, map_pos);
             spend(kp);
-            if (!key.IsScalar()) {
-                error(kp, "field names in " + where + " must be strings, got " + type_name(key));
+            if (!key.is_scalar()) {
+                error(kp,
+                      "field names in " + where.str() + " must be strings, got " + type_name(key));
                 continue;
             }
-            const std::string& k = key.Scalar();
-            if (!seen.insert(k).second) {
-                error(kp, "duplicate field '" + k + "' in " + where);
+            const std::string& k = key.scalar();
+            if (!seen.insert(k)) {
+                error(kp, "duplicate field '" + k + "' in " + where.str());
                 continue;
             }
-            if (std::find(names.begin(), names.end(), k) == names.end()) {
-                error(kp, "unknown field '" + k + "' in " + where + did_you_mean(k, names));
+            if (std::find(known.begin(), known.end(), k) == known.end()) {
+                error(kp, "unknown field '" + k + "' in " + where.str() +
+                              did_you_mean(k, names_of(known)));
                 continue;
             }
-            on_field(k, kp, kv.second);
+            on_field(std::string_view(k), kp, map.value(i));
         }
         return true;
     }
 
-    std::optional<Located<std::string>> scalar(const YAML::Node& n, Pos at,
-                                               const std::string& where) {
+    std::optional<Located<std::string>> scalar(NodeRef n, Pos at, const Where& where) {
         spend(at);
-        if (!n.IsScalar()) {
-            error(pos(n, at), "expected a string for " + where + ", got " + type_name(n));
+        if (!n.is_scalar()) {
+            error(pos(n, at), "expected a string for " + where.str() + ", got " + type_name(n));
             return std::nullopt;
         }
-        return Located<std::string>{n.Scalar(), pos(n, at)};
+        return Located<std::string>{n.scalar(), pos(n, at)};
     }
 
     // Null = empty list.
-    std::vector<Located<std::string>> scalars(const YAML::Node& n, Pos at,
-                                              const std::string& where) {
+    std::vector<Located<std::string>> scalars(NodeRef n, Pos at, const Where& where) {
         std::vector<Located<std::string>> out;
-        if (n.IsNull())
+        if (n.is_null())
             return out;
-        if (!n.IsSequence()) {
-            error(pos(n, at), "expected a list for " + where + ", got " + type_name(n));
+        if (!n.is_sequence()) {
+            error(pos(n, at), "expected a list for " + where.str() + ", got " + type_name(n));
             return out;
         }
-        size_t i = 0;
-        for (const auto& item : n) {
-            if (auto s = scalar(item, pos(n, at), where + "[" + std::to_string(i) + "]"))
+        const Pos list_pos = pos(n, at);
+        out.reserve(n.size());
+        for (size_t i = 0; i < n.size(); ++i)
+            if (auto s = scalar(n.item(i), list_pos, Where::item(where, i)))
                 out.push_back(std::move(*s));
-            ++i;
-        }
         return out;
     }
 
-    std::optional<Located<bool>> boolean(const YAML::Node& n, Pos at, const std::string& where) {
-        if (n.IsScalar()) {
-            std::string v = n.Scalar();
+    std::optional<Located<bool>> boolean(NodeRef n, Pos at, const Where& where) {
+        if (n.is_scalar()) {
+            std::string v = n.scalar();
             std::transform(v.begin(), v.end(), v.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             if (v == "true" || v == "false")
                 return Located<bool>{v == "true", pos(n, at)};
         }
-        error(pos(n, at), "expected true or false for " + where + ", got " +
-                              (n.IsScalar() ? "'" + n.Scalar() + "'" : type_name(n)));
+        error(pos(n, at), "expected true or false for " + where.str() + ", got " +
+                              (n.is_scalar() ? "'" + n.scalar() + "'" : type_name(n)));
         return std::nullopt;
     }
 
-    std::optional<Located<int64_t>> integer(const YAML::Node& n, Pos at, const std::string& where) {
-        if (n.IsScalar()) {
-            const std::string& s = n.Scalar();
+    std::optional<Located<int64_t>> integer(NodeRef n, Pos at, const Where& where) {
+        if (n.is_scalar()) {
+            const std::string& s = n.scalar();
             int64_t v = 0;
             const char* b = s.data();
             if (!s.empty() && s[0] == '+')
@@ -147,41 +205,44 @@ class Walker {
             if (ec == std::errc() && p == s.data() + s.size() && b != p)
                 return Located<int64_t>{v, pos(n, at)};
         }
-        error(pos(n, at), "expected an integer for " + where + ", got " +
-                              (n.IsScalar() ? "'" + n.Scalar() + "'" : type_name(n)));
+        error(pos(n, at), "expected an integer for " + where.str() + ", got " +
+                              (n.is_scalar() ? "'" + n.scalar() + "'" : type_name(n)));
         return std::nullopt;
     }
 
-    void string_map(const YAML::Node& n, Pos at, const std::string& where,
+    void string_map(NodeRef n, Pos at, const Where& where,
                     std::vector<std::pair<Located<std::string>, Located<std::string>>>* out) {
-        if (n.IsNull())
+        if (n.is_null())
             return;
-        if (!n.IsMap()) {
-            error(pos(n, at), "expected a mapping for " + where + ", got " + type_name(n));
+        if (!n.is_map()) {
+            error(pos(n, at), "expected a mapping for " + where.str() + ", got " + type_name(n));
             return;
         }
-        std::set<std::string> seen;
-        for (const auto& kv : n) {
-            Pos kp = pos(kv.first, pos(n, at));
-            auto k = scalar(kv.first, kp, "a key of " + where);
+        const Pos map_pos = pos(n, at);
+        const Where key_where = Where::key_of(where);
+        SeenKeys seen;
+        for (size_t i = 0; i < n.size(); ++i) {
+            NodeRef key = n.key(i);
+            Pos kp = pos(key, map_pos);
+            auto k = scalar(key, kp, key_where);
             if (!k)
                 continue;
-            if (!seen.insert(k->value).second) {
-                error(kp, "duplicate key '" + k->value + "' in " + where);
+            if (!seen.insert(key.scalar())) {
+                error(kp, "duplicate key '" + k->value + "' in " + where.str());
                 continue;
             }
-            auto v = scalar(kv.second, kp, where + "." + k->value);
+            auto v = scalar(n.value(i), kp, Where::child(where, key.scalar()));
             if (v && out)
                 out->emplace_back(std::move(*k), std::move(*v));
         }
     }
 
-    SelectorSpec selector(const YAML::Node& n, Pos at, const std::string& where) {
+    SelectorSpec selector(NodeRef n, Pos at, const Where& where) {
         SelectorSpec s;
         s.pos = pos(n, at);
         fields(n, at, where, {"namespaces", "pods", "podLabels", "containers", "binaries", "agent"},
-               [&](const std::string& k, Pos kp, const YAML::Node& v) {
-                   std::string w = where + "." + k;
+               [&](std::string_view k, Pos kp, NodeRef v) {
+                   const Where w = Where::child(where, k);
                    if (k == "namespaces")
                        s.namespaces = scalars(v, kp, w);
                    else if (k == "pods")
@@ -198,89 +259,90 @@ class Walker {
         return s;
     }
 
-    void operation(const YAML::Node& n, Pos at, const std::string& where, RuleSpec& rule) {
+    void operation(NodeRef n, Pos at, const Where& where, RuleSpec& rule) {
         static const std::vector<std::string> kinds = {"signal", "ptrace", "procAccess"};
-        auto kind_of = [](const std::string& k) {
+        auto kind_of = [](std::string_view k) {
             return k == "signal"   ? OperationKind::Signal
                    : k == "ptrace" ? OperationKind::Ptrace
                                    : OperationKind::ProcAccess;
         };
         Pos p = pos(n, at);
-        if (n.IsScalar()) { // shorthand: `- ptrace` = every ptrace request
-            const std::string& k = n.Scalar();
+        if (n.is_scalar()) { // shorthand: `- ptrace` = every ptrace request
+            const std::string& k = n.scalar();
             if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) {
-                error(p, "unknown operation '" + k + "' in " + where +
+                error(p, "unknown operation '" + k + "' in " + where.str() +
                              " (expected signal, ptrace or procAccess)" + did_you_mean(k, kinds));
                 return;
             }
             rule.operations.push_back(OperationSpec{kind_of(k), p, {}});
             return;
         }
-        if (!n.IsMap()) {
-            error(p, "expected an operation (signal, ptrace or procAccess) for " + where +
+        if (!n.is_map()) {
+            error(p, "expected an operation (signal, ptrace or procAccess) for " + where.str() +
                          ", got " + type_name(n));
             return;
         }
         if (n.size() == 0) {
-            error(p, "empty operation in " + where + ": give one of signal, ptrace, procAccess");
+            error(p,
+                  "empty operation in " + where.str() + ": give one of signal, ptrace, procAccess");
             return;
         }
         int count = 0;
         fields(n, at, where, {"signal", "ptrace", "procAccess"},
-               [&](const std::string& k, Pos kp, const YAML::Node& v) {
+               [&](std::string_view k, Pos kp, NodeRef v) {
                    if (++count > 1) {
                        error(kp, "an operation has exactly one of signal, ptrace, procAccess; "
                                  "write '" +
-                                     k + "' as its own list item");
+                                     std::string(k) + "' as its own list item");
                        return;
                    }
                    OperationSpec op{kind_of(k), kp, {}};
                    const char* list = k == "signal"   ? "signals"
                                       : k == "ptrace" ? "requests"
                                                       : "entries";
-                   std::string w = where + "." + k;
-                   fields(v, kp, w, {list},
-                          [&](const std::string& lk, Pos lp, const YAML::Node& lv) {
-                              op.values = scalars(lv, lp, w + "." + lk);
-                          });
+                   const Where w = Where::child(where, k);
+                   fields(v, kp, w, {list}, [&](std::string_view lk, Pos lp, NodeRef lv) {
+                       op.values = scalars(lv, lp, Where::child(w, lk));
+                   });
                    rule.operations.push_back(std::move(op));
                });
     }
 
-    RuleSpec rule(const YAML::Node& n, Pos at, const std::string& where) {
+    RuleSpec rule(NodeRef n, Pos at, const Where& where) {
         RuleSpec r;
         r.pos = pos(n, at);
-        if (!n.IsMap()) {
-            error(r.pos, "expected a mapping for " + where + ", got " + type_name(n));
+        if (!n.is_map()) {
+            error(r.pos, "expected a mapping for " + where.str() + ", got " + type_name(n));
             return r;
         }
         fields(n, at, where,
                {"name", "description", "action", "operations", "source", "target", "relations"},
-               [&](const std::string& k, Pos kp, const YAML::Node& v) {
-                   std::string w = where + "." + k;
+               [&](std::string_view k, Pos kp, NodeRef v) {
+                   const Where w = Where::child(where, k);
                    if (k == "name") {
                        if (auto s = scalar(v, kp, w))
-                           r.name = *s;
+                           r.name = std::move(*s);
                    } else if (k == "description") {
                        if (auto s = scalar(v, kp, w))
-                           r.description = s->value;
+                           r.description = std::move(s->value);
                    } else if (k == "action") {
                        if (auto s = scalar(v, kp, w))
-                           r.action = *s;
+                           r.action = std::move(*s);
                    } else if (k == "operations") {
-                       r.operations_written = {v.IsSequence() ? static_cast<int>(v.size())
-                                               : v.IsNull()   ? 0
-                                                              : -1,
+                       r.operations_written = {v.is_sequence() ? static_cast<int>(v.size())
+                                               : v.is_null()   ? 0
+                                                               : -1,
                                                pos(v, kp)};
-                       if (v.IsNull())
+                       if (v.is_null())
                            return;
-                       if (!v.IsSequence()) {
-                           error(pos(v, kp), "expected a list for " + w + ", got " + type_name(v));
+                       if (!v.is_sequence()) {
+                           error(pos(v, kp),
+                                 "expected a list for " + w.str() + ", got " + type_name(v));
                            return;
                        }
-                       size_t i = 0;
-                       for (const auto& item : v)
-                           operation(item, pos(v, kp), w + "[" + std::to_string(i++) + "]", r);
+                       const Pos list_pos = pos(v, kp);
+                       for (size_t i = 0; i < v.size(); ++i)
+                           operation(v.item(i), list_pos, Where::item(w, i), r);
                    } else if (k == "source") {
                        r.source = selector(v, kp, w);
                    } else if (k == "target") {
@@ -292,22 +354,22 @@ class Walker {
         return r;
     }
 
-    std::optional<PolicyDocument> document(const YAML::Node& root, Pos at) {
+    std::optional<PolicyDocument> document(NodeRef root, Pos at) {
         PolicyDocument d;
         d.file = file_;
         d.pos = pos(root, at);
-        if (!root.IsMap()) {
+        if (!root.is_map()) {
             error(d.pos, std::string("expected a PodGuardPolicy mapping, got ") + type_name(root));
             return std::nullopt; // nothing to validate
         }
-        fields(root, at, "the document", {"apiVersion", "kind", "metadata", "spec"},
-               [&](const std::string& k, Pos kp, const YAML::Node& v) {
+        fields(root, at, Where::root("the document"), {"apiVersion", "kind", "metadata", "spec"},
+               [&](std::string_view k, Pos kp, NodeRef v) {
                    if (k == "apiVersion") {
-                       if (auto s = scalar(v, kp, "apiVersion"))
-                           d.api_version = *s;
+                       if (auto s = scalar(v, kp, Where::root("apiVersion")))
+                           d.api_version = std::move(*s);
                    } else if (k == "kind") {
-                       if (auto s = scalar(v, kp, "kind"))
-                           d.kind = *s;
+                       if (auto s = scalar(v, kp, Where::root("kind")))
+                           d.kind = std::move(*s);
                    } else if (k == "metadata") {
                        d.metadata_pos = pos(v, kp);
                        metadata(v, kp, d);
@@ -320,14 +382,15 @@ class Walker {
     }
 
   private:
-    void metadata(const YAML::Node& v, Pos at, PolicyDocument& d) {
-        fields(v, at, "metadata", {"name", "labels", "annotations", "namespace"},
-               [&](const std::string& k, Pos kp, const YAML::Node& fv) {
+    void metadata(NodeRef v, Pos at, PolicyDocument& d) {
+        const Where where = Where::root("metadata");
+        fields(v, at, where, {"name", "labels", "annotations", "namespace"},
+               [&](std::string_view k, Pos kp, NodeRef fv) {
                    if (k == "name") {
-                       if (auto s = scalar(fv, kp, "metadata.name"))
-                           d.name = *s;
+                       if (auto s = scalar(fv, kp, Where::child(where, k)))
+                           d.name = std::move(*s);
                    } else if (k == "labels" || k == "annotations") {
-                       string_map(fv, kp, "metadata." + k, nullptr);
+                       string_map(fv, kp, Where::child(where, k), nullptr);
                    } else if (k == "namespace") {
                        // People write it out of habit and would expect it to scope the policy.
                        error(kp, "metadata.namespace is not supported: a PodGuardPolicy applies "
@@ -336,38 +399,40 @@ class Walker {
                });
     }
 
-    void spec(const YAML::Node& v, Pos at, PolicyDocument& d) {
-        fields(v, at, "spec",
+    void spec(NodeRef v, Pos at, PolicyDocument& d) {
+        const Where where = Where::root("spec");
+        fields(v, at, where,
                {"description", "selector", "targetSelector", "priority", "rules", "defaultAction"},
-               [&](const std::string& k, Pos kp, const YAML::Node& fv) {
+               [&](std::string_view k, Pos kp, NodeRef fv) {
+                   const Where w = Where::child(where, k);
                    if (k == "description") {
-                       (void)scalar(fv, kp, "spec.description");
+                       (void)scalar(fv, kp, w);
                    } else if (k == "selector") {
-                       d.selector = selector(fv, kp, "spec.selector");
+                       d.selector = selector(fv, kp, w);
                    } else if (k == "targetSelector") {
-                       d.target_selector = selector(fv, kp, "spec.targetSelector");
+                       d.target_selector = selector(fv, kp, w);
                    } else if (k == "priority") {
-                       if (auto i = integer(fv, kp, "spec.priority"))
+                       if (auto i = integer(fv, kp, w))
                            d.priority = *i;
                    } else if (k == "defaultAction") {
-                       if (auto s = scalar(fv, kp, "spec.defaultAction"))
-                           d.default_action = *s;
+                       if (auto s = scalar(fv, kp, w))
+                           d.default_action = std::move(*s);
                    } else if (k == "rules") {
-                       d.rules_written = {fv.IsSequence() ? static_cast<int>(fv.size())
-                                          : fv.IsNull()   ? 0
-                                                          : -1,
+                       d.rules_written = {fv.is_sequence() ? static_cast<int>(fv.size())
+                                          : fv.is_null()   ? 0
+                                                           : -1,
                                           pos(fv, kp)};
-                       if (fv.IsNull())
+                       if (fv.is_null())
                            return;
-                       if (!fv.IsSequence()) {
+                       if (!fv.is_sequence()) {
                            error(pos(fv, kp), std::string("expected a list for spec.rules, got ") +
                                                   type_name(fv));
                            return;
                        }
-                       size_t i = 0;
-                       for (const auto& item : fv)
-                           d.rules.push_back(
-                               rule(item, pos(fv, kp), "spec.rules[" + std::to_string(i++) + "]"));
+                       const Pos list_pos = pos(fv, kp);
+                       d.rules.reserve(d.rules.size() + fv.size());
+                       for (size_t i = 0; i < fv.size(); ++i)
+                           d.rules.push_back(rule(fv.item(i), list_pos, Where::item(w, i)));
                    }
                });
     }
@@ -376,51 +441,6 @@ class Walker {
     std::vector<Diagnostic>& out_;
     size_t spent_ = 0;
 };
-
-// yaml-cpp 0.7's LoadAll never returns on some inputs (a stray ',' or ']' at
-// top level): the parser yields empty documents forever without consuming
-// the token. A dry run through the event API with a bound on the number of
-// documents (there cannot be more than lines + 1) finds those first.
-class DocumentCounter : public YAML::EventHandler {
-  public:
-    void OnDocumentStart(const YAML::Mark& mark) override {
-        ++documents;
-        last = mark;
-    }
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-
-    size_t documents = 0;
-    YAML::Mark last;
-};
-
-// Throws YAML::ParserException like LoadAll would, for either problem.
-void dry_run(const std::string& text) {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    DocumentCounter counter;
-    size_t limit = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 2;
-    while (parser.HandleNextDocument(counter)) {
-        if (counter.documents > limit) {
-            std::string what = "unexpected character";
-            if (counter.last.pos >= 0 && static_cast<size_t>(counter.last.pos) < text.size()) {
-                char c = text[static_cast<size_t>(counter.last.pos)];
-                if (c > ' ' && c < 127)
-                    what = std::string("unexpected '") + c + "'";
-            }
-            throw YAML::ParserException(counter.last, what);
-        }
-    }
-}
 
 } // namespace
 
@@ -432,11 +452,9 @@ std::string format(const Diagnostic& d) {
 ParseOutput parse_documents(std::string_view text, const std::string& file) {
     ParseOutput out;
     Walker w(file, out.diagnostics);
-    std::vector<YAML::Node> docs;
+    yaml::Tree tree;
     try {
-        std::string copy(text);
-        dry_run(copy);
-        docs = YAML::LoadAll(copy);
+        tree = yaml::load_all(text);
     } catch (const YAML::Exception& e) {
         Pos p{e.mark.line >= 0 ? e.mark.line + 1 : 1, e.mark.column >= 0 ? e.mark.column + 1 : 1};
         w.error(p, "invalid YAML: " + e.msg);
@@ -446,8 +464,11 @@ ParseOutput parse_documents(std::string_view text, const std::string& file) {
         return out;
     }
     try {
-        for (const auto& doc : docs) {
-            if (doc.IsNull())
+        for (uint32_t root : tree.documents) {
+            if (root == yaml::kNone)
+                continue;
+            NodeRef doc(tree, root);
+            if (doc.is_null())
                 continue;
             if (auto d = w.document(doc, Pos{1, 1}))
                 out.documents.push_back(std::move(*d));
@@ -456,8 +477,8 @@ ParseOutput parse_documents(std::string_view text, const std::string& file) {
         w.error(e.at, "policy too large: more than " + std::to_string(kMaxValues) +
                           " values (anchors and aliases count each time they are used)");
     } catch (const std::exception& e) {
-        // yaml-cpp's accessors should not throw on a parsed tree; if one does,
-        // the file is still rejected with a diagnostic rather than a crash.
+        // Kept from the YAML::Node days; a walk of the flat tree should not
+        // throw, but if it does the file is still rejected with a diagnostic.
         w.error(Pos{1, 1}, std::string("cannot read policy: ") + e.what());
     }
     if (out.documents.empty() && out.diagnostics.empty())

@@ -1,6 +1,7 @@
 #include "policy/validate.h"
 
 #include <map>
+#include <unordered_map>
 
 #include "policy/names.h"
 
@@ -53,16 +54,17 @@ class Checker {
                                         " is out of range -" + std::to_string(kMaxPriority) + ".." +
                                         std::to_string(kMaxPriority));
         if (d_.default_action)
-            action(*d_.default_action, "spec.defaultAction");
-        selector(d_.selector, "spec.selector");
-        selector(d_.target_selector, "spec.targetSelector");
+            action(*d_.default_action, [] { return std::string("spec.defaultAction"); });
+        selector(d_.selector, [] { return std::string("spec.selector"); });
+        selector(d_.target_selector, [] { return std::string("spec.targetSelector"); });
         if (!d_.rules_written.present())
             error(d_.spec_pos, "missing spec.rules");
         else if (d_.rules_written.value == 0)
             error(d_.rules_written.pos, "spec.rules is empty: a policy needs at least one rule");
-        std::map<std::string, Pos> names;
+        std::unordered_map<std::string, Pos> names;
+        names.reserve(d_.rules.size());
         for (size_t i = 0; i < d_.rules.size(); ++i)
-            rule(d_.rules[i], "spec.rules[" + std::to_string(i) + "]", names);
+            rule(d_.rules[i], names, [&] { return "spec.rules[" + std::to_string(i) + "]"; });
     }
 
   private:
@@ -70,75 +72,83 @@ class Checker {
         out_.push_back(Diagnostic{d_.file, p.line, p.column, std::move(msg)});
     }
 
-    void action(const Located<std::string>& a, const std::string& where) {
+    // `where()` spells the place for a message ("spec.rules[3].source"): called
+    // only when there is an error to report, not for every value of every rule.
+    template <class Where> void action(const Located<std::string>& a, const Where& where) {
         if (!parse_action(a.value))
-            error(a.pos, "unknown action '" + a.value + "' in " + where +
+            error(a.pos, "unknown action '" + a.value + "' in " + where() +
                              " (expected allow, audit or block)" +
                              did_you_mean(a.value, action_names()));
     }
 
-    void patterns(const std::vector<Located<std::string>>& values, const std::string& where,
-                  bool path) {
-        for (const auto& v : values) {
-            const std::string& s = v.value;
-            if (s.empty()) {
-                error(v.pos, "empty value in " + where);
-                continue;
-            }
-            auto star = s.find('*');
-            if (star != std::string::npos && star != s.size() - 1) {
-                error(v.pos, "'" + s + "' in " + where +
-                                 ": '*' is only allowed at the end (a prefix match)");
-                continue;
-            }
-            if (path && s != "*" && s[0] != '/')
-                error(v.pos, "'" + s + "' in " + where +
-                                 ": binaries are absolute executable paths (e.g. /bin/kill or "
-                                 "/usr/bin/*)");
+    template <class Where>
+    void pattern(const Located<std::string>& v, bool path, const Where& where) {
+        const std::string& s = v.value;
+        if (s.empty()) {
+            error(v.pos, "empty value in " + where());
+            return;
         }
+        auto star = s.find('*');
+        if (star != std::string::npos && star != s.size() - 1) {
+            error(v.pos, "'" + s + "' in " + where() +
+                             ": '*' is only allowed at the end (a prefix match)");
+            return;
+        }
+        if (path && s != "*" && s[0] != '/')
+            error(v.pos, "'" + s + "' in " + where() +
+                             ": binaries are absolute executable paths (e.g. /bin/kill or "
+                             "/usr/bin/*)");
     }
 
-    void selector(const SelectorSpec& s, const std::string& where) {
-        patterns(s.namespaces, where + ".namespaces", false);
-        patterns(s.pods, where + ".pods", false);
-        patterns(s.containers, where + ".containers", false);
-        patterns(s.binaries, where + ".binaries", true);
-        for (const auto& [k, v] : s.pod_labels) {
+    template <class Where>
+    void patterns(const std::vector<Located<std::string>>& values, bool path, const Where& where) {
+        for (const auto& v : values)
+            pattern(v, path, where);
+    }
+
+    template <class Where> void selector(const SelectorSpec& s, const Where& where) {
+        patterns(s.namespaces, false, [&] { return where() + ".namespaces"; });
+        patterns(s.pods, false, [&] { return where() + ".pods"; });
+        patterns(s.containers, false, [&] { return where() + ".containers"; });
+        patterns(s.binaries, true, [&] { return where() + ".binaries"; });
+        for (const auto& label : s.pod_labels) {
+            const Located<std::string>& k = label.first; // a lambda cannot capture a binding
             if (k.value.empty())
-                error(k.pos, "empty label key in " + where + ".podLabels");
-            patterns({v}, where + ".podLabels." + k.value, false);
+                error(k.pos, "empty label key in " + where() + ".podLabels");
+            pattern(label.second, false, [&] { return where() + ".podLabels." + k.value; });
         }
     }
 
-    void operation(const OperationSpec& op, const std::string& where) {
+    template <class Where> void operation(const OperationSpec& op, const Where& where) {
         for (const auto& v : op.values) {
             switch (op.kind) {
             case OperationKind::Signal:
                 if (!parse_signal(v.value))
-                    error(v.pos, "unknown signal '" + v.value + "' in " + where +
+                    error(v.pos, "unknown signal '" + v.value + "' in " + where() +
                                      " (a name like SIGHUP or HUP, or a number 1..64)" +
                                      did_you_mean(v.value, signal_names()));
                 break;
             case OperationKind::Ptrace:
                 if (!parse_ptrace_bit(v.value))
-                    error(v.pos, "unknown ptrace request '" + v.value + "' in " + where +
+                    error(v.pos, "unknown ptrace request '" + v.value + "' in " + where() +
                                      " (a name like PTRACE_ATTACH or ATTACH, a request number, "
                                      "process_vm_readv or process_vm_writev)" +
                                      did_you_mean(v.value, ptrace_names()));
                 break;
             case OperationKind::ProcAccess:
                 if (!parse_proc_entry(v.value))
-                    error(v.pos, "unknown /proc entry '" + v.value + "' in " + where +
+                    error(v.pos, "unknown /proc entry '" + v.value + "' in " + where() +
                                      did_you_mean(v.value, proc_entry_names()));
                 break;
             }
         }
     }
 
-    void rule(const RuleSpec& r, const std::string& where, std::map<std::string, Pos>& names) {
+    template <class Where>
+    void rule(const RuleSpec& r, std::unordered_map<std::string, Pos>& names, const Where& where) {
         Pos at = r.pos.known() ? r.pos : d_.spec_pos;
         if (!r.name.present()) {
-            error(at, "missing name in " + where);
+            error(at, "missing name in " + where());
         } else if (!valid_name(r.name.value, 63)) {
             error(r.name.pos, "invalid rule name '" + r.name.value +
                                   "': use lowercase letters, digits, '-' and '.' (at most 63), "
@@ -150,21 +160,22 @@ class Checker {
                                       std::to_string(it->second.line) + ")");
         }
         if (!r.action.present())
-            error(at, "missing action in " + where + " (allow, audit or block)");
+            error(at, "missing action in " + where() + " (allow, audit or block)");
         else
-            action(r.action, where + ".action");
+            action(r.action, [&] { return where() + ".action"; });
         if (!r.operations_written.present())
-            error(at, "missing operations in " + where +
+            error(at, "missing operations in " + where() +
                           " (a list of signal, ptrace and/or procAccess)");
         else if (r.operations_written.value == 0)
-            error(r.operations_written.pos, where + ".operations is empty");
+            error(r.operations_written.pos, where() + ".operations is empty");
         for (size_t i = 0; i < r.operations.size(); ++i)
-            operation(r.operations[i], where + ".operations[" + std::to_string(i) + "]");
-        selector(r.source, where + ".source");
-        selector(r.target, where + ".target");
+            operation(r.operations[i],
+                      [&] { return where() + ".operations[" + std::to_string(i) + "]"; });
+        selector(r.source, [&] { return where() + ".source"; });
+        selector(r.target, [&] { return where() + ".target"; });
         for (const auto& rel : r.relations)
             if (!parse_relation(rel.value))
-                error(rel.pos, "unknown relation '" + rel.value + "' in " + where +
+                error(rel.pos, "unknown relation '" + rel.value + "' in " + where() +
                                    ".relations (same_container, same_pod, host_to_container, "
                                    "container_to_host, cross_pod, host)" +
                                    did_you_mean(rel.value, relation_names()));
