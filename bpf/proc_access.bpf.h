@@ -159,9 +159,8 @@ static __always_inline void pg_comp_reset(struct pg_path_state *st)
 	st->dots = 0;
 }
 
-static long pg_path_step(__u32 i, struct pg_loop_ctx *ctx)
+static __always_inline long pg_path_char(struct pg_pathbuf *pb, __u32 i)
 {
-	struct pg_pathbuf *pb = ctx->pb;
 	struct pg_path_state *st = &pb->st;
 	__u32 start = st->comp_start;
 	char c;
@@ -195,6 +194,21 @@ static long pg_path_step(__u32 i, struct pg_loop_ctx *ctx)
 		st->dots++;
 	else
 		st->dots = 0xff;
+	return 0;
+}
+
+/* Eight characters per callback: each bpf_loop step is an indirect call
+ * (a retpoline on most kernels), dearer than handling one character. */
+#define PG_PATH_CHUNK 8
+
+static long pg_path_step(__u32 chunk, struct pg_loop_ctx *ctx)
+{
+	__u32 i = chunk * PG_PATH_CHUNK;
+
+#pragma unroll
+	for (int k = 0; k < PG_PATH_CHUNK; k++)
+		if (pg_path_char(ctx->pb, i + k))
+			return 1;
 	return 0;
 }
 
@@ -370,7 +384,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	pb->text[(off + PG_PATH_LEN - 1) & (2 * PG_PATH_LEN - 1)] = 0;
 	pg_comp_reset(st);
 	lctx.pb = pb;
-	bpf_loop(off + n, pg_path_step, &lctx, 0);
+	bpf_loop((off + n + PG_PATH_CHUNK - 1) / PG_PATH_CHUNK, pg_path_step, &lctx, 0);
 
 	/* [proc, pid|self, entry] or [proc, pid|self, task, tid, entry] */
 	if (st->overflow || st->depth < 3 || st->tok[0] != PG_TOK_PROC)
