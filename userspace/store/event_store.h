@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -140,8 +141,19 @@ class EventStore {
     Status init_schema();
     Status prepare_writes();
     Result<PruneResult> prune_rows(int64_t through_id);
+    // Writer's cache of a lookup table's rows, by key; `added` lists the
+    // entries of the open transaction, forgotten if it fails.
+    struct LookupCache {
+        std::unordered_map<std::string, int64_t> rows;
+        std::vector<std::string> added;
+        std::string key; // the key being looked up (reused: no allocation per event)
+    };
+    Result<int64_t> lookup_row(LookupCache& cache, sqlite::Stmt& find, sqlite::Stmt& insert,
+                               const std::function<void(sqlite::Stmt&)>& bind);
     // The identities row of a party (0: none), inserted when new.
     Result<int64_t> identity_of(const RecordParty& party);
+    // The facets row of a record whose parties are src and tgt.
+    Result<int64_t> facet_of(const StoreRecord& record, int64_t src, int64_t tgt);
 
     StoreOptions options_;
     sqlite3* db_ = nullptr;
@@ -152,10 +164,10 @@ class EventStore {
     sqlite::Stmt update_head_;
     sqlite::Stmt find_identity_;
     sqlite::Stmt insert_identity_;
-    // Writer's cache of identities rows; entries added by a transaction that
-    // then failed are forgotten with it.
-    std::unordered_map<std::string, int64_t> identities_;
-    std::vector<std::string> identities_added_;
+    sqlite::Stmt find_facet_;
+    sqlite::Stmt insert_facet_;
+    LookupCache identities_;
+    LookupCache facets_;
 };
 
 } // namespace podguard

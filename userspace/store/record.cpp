@@ -71,7 +71,11 @@ StoreRecord make_record(const Event& e) {
     return r;
 }
 
-void append_canonical_bytes(const StoreRecord& r, std::string& out) {
+namespace {
+
+// Canonical bytes up to the JSON's length prefix: the JSON comes last, so
+// the hasher can feed it from the record instead of copying it.
+void append_canonical_head(const StoreRecord& r, std::string& out) {
     put_u64(out, static_cast<uint64_t>(r.id));
     put_u64(out, r.time_ns);
     put_str(out, r.kind);
@@ -79,7 +83,14 @@ void append_canonical_bytes(const StoreRecord& r, std::string& out) {
     put_str(out, r.relation);
     put_party(out, r.source);
     put_party(out, r.target);
-    put_str(out, r.json);
+    put_u32(out, static_cast<uint32_t>(r.json.size()));
+}
+
+} // namespace
+
+void append_canonical_bytes(const StoreRecord& r, std::string& out) {
+    append_canonical_head(r, out);
+    out.append(r.json);
 }
 
 ChainHasher::ChainHasher() {
@@ -97,11 +108,12 @@ ChainHasher::~ChainHasher() {
 Sha256 ChainHasher::hash(const Sha256& prev, const StoreRecord& record) {
     scratch_.clear();
     scratch_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
-    append_canonical_bytes(record, scratch_);
+    append_canonical_head(record, scratch_);
     Sha256 out{};
     unsigned int len = 0;
     if (!EVP_DigestInit_ex(ctx_, md_, nullptr) ||
         !EVP_DigestUpdate(ctx_, scratch_.data(), scratch_.size()) ||
+        !EVP_DigestUpdate(ctx_, record.json.data(), record.json.size()) ||
         !EVP_DigestFinal_ex(ctx_, out.data(), &len) || len != out.size())
         throw std::runtime_error("OpenSSL: SHA-256 failed");
     return out;
