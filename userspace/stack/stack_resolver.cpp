@@ -12,6 +12,7 @@ constexpr size_t kStackDepth = 127; // PG_STACK_DEPTH (bpf/stack.bpf.h)
 // Bounds on what the caches hold before they start over.
 constexpr size_t kMaxChains = 16384;
 constexpr size_t kMaxKernelFrames = 65536;
+constexpr size_t kMaxUserChains = 16384;
 // x86-64 and arm64 user space ends below 2^47 (4-level page tables) or
 // 2^56 (5-level); anything above the canonical user half is not code.
 constexpr uint64_t kUserSpaceEnd = (1ull << 56) - 1;
@@ -69,6 +70,14 @@ const std::vector<uint64_t>* StackResolver::chain(int32_t id, std::string& error
     return &chains_.emplace(id, std::move(*read)).first->second;
 }
 
+void StackResolver::forget(uint32_t pid) noexcept {
+    symbols_.forget(pid);
+    if (auto it = user_chains_.find(pid); it != user_chains_.end()) {
+        user_chain_count_ -= it->second.by_id.size();
+        user_chains_.erase(it);
+    }
+}
+
 EventStacks StackResolver::resolve(uint32_t pid, uint64_t start_ns, int32_t user_id,
                                    int32_t kernel_id) noexcept {
     EventStacks out;
@@ -88,7 +97,16 @@ EventStacks StackResolver::resolve(uint32_t pid, uint64_t start_ns, int32_t user
                 out.kernel.push_back(it->second);
             }
         }
-        if (auto* ips = chain(user_id, out.user_error))
+        UserChains& chains = user_chains_[pid];
+        if (chains.start_ns != start_ns) { // a new process under a reused pid
+            user_chain_count_ -= chains.by_id.size();
+            chains = UserChains{start_ns, {}, {}};
+        }
+        if (auto cached = chains.by_id.find(user_id); cached != chains.by_id.end()) {
+            out.user = cached->second;
+            if (auto e = chains.errors.find(user_id); e != chains.errors.end())
+                out.user_error = e->second;
+        } else if (auto* ips = chain(user_id, out.user_error)) {
             for (uint64_t ip : *ips) {
                 // The kernel walks frame pointers: code built without them
                 // (most of libc) sends the walk into data. No user return
@@ -99,6 +117,17 @@ EventStacks StackResolver::resolve(uint32_t pid, uint64_t start_ns, int32_t user
                 }
                 out.user.push_back(symbols_.user_frame(pid, start_ns, ip));
             }
+            if (user_chain_count_ >= kMaxUserChains) {
+                user_chains_.clear();
+                user_chain_count_ = 0;
+            }
+            UserChains& c = user_chains_[pid];
+            c.start_ns = start_ns;
+            c.by_id.emplace(user_id, out.user);
+            if (!out.user_error.empty())
+                c.errors.emplace(user_id, out.user_error);
+            ++user_chain_count_;
+        }
     } catch (...) {
         // Out of memory, most likely: what was resolved so far stays.
         if (out.user_error.empty())

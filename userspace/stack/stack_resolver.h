@@ -33,7 +33,7 @@ class StackResolver {
     EventStacks resolve(uint32_t pid, uint64_t start_ns, int32_t user_id,
                         int32_t kernel_id) noexcept;
     // Exec or exit of pid: its symbols change.
-    void forget(uint32_t pid) noexcept { symbols_.forget(pid); }
+    void forget(uint32_t pid) noexcept;
     const StackStats& stats() const { return stats_; }
 
   private:
@@ -45,6 +45,15 @@ class StackResolver {
     Symbolizer symbols_;
     std::unordered_map<int32_t, std::vector<uint64_t>> chains_;
     std::unordered_map<uint64_t, StackFrame> kernel_frames_;
+    // A process' user chains as symbolized, by stack id: a process that
+    // keeps doing the same thing costs one lookup per event.
+    struct UserChains {
+        uint64_t start_ns = 0;
+        std::unordered_map<int32_t, std::vector<StackFrame>> by_id;
+        std::unordered_map<int32_t, std::string> errors; // walks cut short
+    };
+    std::unordered_map<uint32_t, UserChains> user_chains_;
+    size_t user_chain_count_ = 0;
     StackStats stats_;
 };
 
