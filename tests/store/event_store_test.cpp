@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -637,4 +638,36 @@ CREATE VIEW events_flat AS SELECT e.id FROM events e;
     EXPECT_EQ(r.rows, events.size() + 3);
     // The old layout is gone.
     EXPECT_THROW(sql(path, "SELECT src_ident FROM events"), std::runtime_error);
+}
+
+// The writer only appends to the WAL; a thread of the store copies it into
+// the database file, and the WAL stays bounded however long the writer goes.
+TEST(EventStore, CheckpointsBesideTheWriterAndKeepsTheWalBounded) {
+    TempDir dir;
+    StoreOptions o;
+    o.checkpoint_bytes = 256 << 10;
+    auto path = dir.file("events.db");
+    auto store = open_store(path, o);
+    off_t max_wal = 0;
+    for (int round = 0; round < 40; ++round) {
+        append_events(*store, bulk(200, kT0 + uint64_t(round) * kSecond));
+        struct stat wal {};
+        if (stat((path + "-wal").c_str(), &wal) == 0)
+            max_wal = std::max(max_wal, wal.st_size);
+    }
+    // 8000 events of ~1.4 KiB: without checkpoints the WAL would hold them all.
+    EXPECT_LT(max_wal, 6 << 20);
+    const off_t rows_bytes = 6 << 20; // at least, once the rows are in the file
+    off_t db_size = 0;
+    for (int i = 0; i < 100 && db_size < rows_bytes; ++i) {
+        struct stat db {};
+        ASSERT_EQ(stat(path.c_str(), &db), 0);
+        db_size = db.st_size;
+        if (db_size < rows_bytes)
+            usleep(50000);
+    }
+    EXPECT_GE(db_size, rows_bytes) << "the rows never reached the database file";
+    VerifyReport r = store->verify();
+    EXPECT_TRUE(r.ok) << describe(r);
+    EXPECT_EQ(r.rows, 8000u);
 }

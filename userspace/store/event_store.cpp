@@ -373,16 +373,15 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
         auto s = sqlite::exec(db, options.sync_full ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL");
         if (s.ok())
-            // Checkpoints every 64 MiB of WAL: an index page rewritten by
-            // several commits in between reaches the database file once.
             s = sqlite::exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA journal_size_limit=67108864;"
-                                 "PRAGMA wal_autocheckpoint=4096");
+                                 "PRAGMA journal_size_limit=67108864");
         if (!s.ok())
             return make_error("cannot configure " + path + ": " + s.error().message);
         if (auto st = store->init_schema(); !st.ok())
             return st.error();
         if (auto st = store->prepare_writes(); !st.ok())
+            return st.error();
+        if (auto st = store->start_checkpointer(); !st.ok())
             return st.error();
     } else {
         (void)sqlite::exec(db, "PRAGMA mmap_size=268435456");
@@ -404,6 +403,15 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
 }
 
 EventStore::~EventStore() {
+    if (checkpointer_.joinable()) {
+        {
+            std::lock_guard lk(checkpoint_mu_);
+            checkpoint_stop_ = true;
+        }
+        checkpoint_wake_.notify_one();
+        checkpointer_.join();
+    }
+    sqlite3_close_v2(checkpoint_db_);
     read_chain_ = {};
     insert_event_ = {};
     insert_json_ = {};
@@ -608,11 +616,73 @@ Status EventStore::append(std::span<StoreRecord> records) {
     return {};
 }
 
+Status EventStore::start_checkpointer() {
+    const char* path = options_.path.c_str();
+    if (sqlite3_open_v2(path, &checkpoint_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+        return sqlite::error(checkpoint_db_,
+                             "cannot open a checkpoint connection to " + options_.path);
+    sqlite3_busy_timeout(checkpoint_db_, options_.busy_timeout_ms);
+    // A checkpoint syncs as its connection is told to.
+    if (auto s = sqlite::exec(checkpoint_db_, options_.sync_full ? "PRAGMA synchronous=FULL"
+                                                                 : "PRAGMA synchronous=NORMAL");
+        !s.ok())
+        return s;
+    sqlite::Stmt page(db_, "PRAGMA page_size");
+    const int64_t page_size = page.step() == SQLITE_ROW ? page.column_int(0) : 4096;
+    checkpoint_frames_ =
+        static_cast<int>(std::max<uint64_t>(1, options_.checkpoint_bytes / uint64_t(page_size)));
+    // Replaces SQLite's autocheckpoint on the writer's commits.
+    sqlite3_wal_hook(db_, &EventStore::on_wal_commit, this);
+    checkpointer_ = std::thread([this] { run_checkpointer(); });
+    return {};
+}
+
+int EventStore::on_wal_commit(void* self, sqlite3* db, const char*, int frames) {
+    auto* store = static_cast<EventStore*>(self);
+    if (frames >= 4 * store->checkpoint_frames_) {
+        // The checkpointer fell behind (or a reader holds the WAL): the WAL
+        // must not grow without bound.
+        sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= store->checkpoint_frames_) {
+        {
+            std::lock_guard lk(store->checkpoint_mu_);
+            store->checkpoint_requested_ = true;
+        }
+        store->checkpoint_wake_.notify_one();
+    }
+    return SQLITE_OK;
+}
+
+void EventStore::run_checkpointer() {
+    std::unique_lock lk(checkpoint_mu_);
+    for (;;) {
+        checkpoint_wake_.wait(lk, [&] { return checkpoint_requested_ || checkpoint_stop_; });
+        if (checkpoint_stop_)
+            return;
+        checkpoint_requested_ = false;
+        lk.unlock();
+        // PASSIVE: copies what no reader needs, never waits on the writer.
+        // A failure (disk full) is retried on the next request; the writer's
+        // own errors are what the sink reports.
+        sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+        lk.lock();
+    }
+}
+
 Status EventStore::checkpoint() {
     if (options_.read_only)
         return {};
-    if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
-        SQLITE_OK)
+    // SQLITE_BUSY: the background checkpoint is running; wait for it.
+    int rc;
+    for (int waited_ms = 0;; ++waited_ms) {
+        rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= options_.busy_timeout_ms)
+            break;
+        usleep(1000);
+    }
+    if (rc != SQLITE_OK)
         return sqlite::error(db_, "cannot checkpoint");
     return {};
 }

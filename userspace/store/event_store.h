@@ -13,12 +13,15 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +45,11 @@ struct StoreOptions {
     // synchronous=FULL: also survive power loss (NORMAL survives a crash).
     bool sync_full = false;
     int busy_timeout_ms = 5000;
+    // The WAL is copied into the database file (a checkpoint) once it holds
+    // this much, by a thread of the store's own, so that the writer only
+    // appends: the copy and its fsyncs run beside it. Should that thread
+    // fall behind by four times this, the writer checkpoints itself.
+    uint64_t checkpoint_bytes = 64ull << 20;
     // For a new file only. 16 KiB pages hold ten event JSONs where 4 KiB
     // ones hold two; 4 KiB suits a disk of a few hundred KiB.
     int page_size = 16384;
@@ -124,7 +132,8 @@ class EventStore {
     Result<PruneResult> prune(uint64_t now_ns);
     // Bytes in use (pages not on the free list).
     Result<uint64_t> used_bytes() const;
-    // Moves the WAL into the database file without waiting for readers, so
+    // Moves the WAL into the database file without waiting for readers (but
+    // after a background checkpoint in progress), so
     // that the next write reuses the WAL from its start instead of growing
     // it: what lets a store on a full disk write again once space returns.
     Status checkpoint();
@@ -155,8 +164,20 @@ class EventStore {
     // The facets row of a record whose parties are src and tgt.
     Result<int64_t> facet_of(const StoreRecord& record, int64_t src, int64_t tgt);
 
+    // Background checkpoints (StoreOptions::checkpoint_bytes).
+    Status start_checkpointer();
+    void run_checkpointer();
+    static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+
     StoreOptions options_;
     sqlite3* db_ = nullptr;
+    sqlite3* checkpoint_db_ = nullptr; // the checkpointer's connection
+    int checkpoint_frames_ = 0;        // checkpoint_bytes in WAL frames
+    std::thread checkpointer_;
+    std::mutex checkpoint_mu_;
+    std::condition_variable checkpoint_wake_;
+    bool checkpoint_requested_ = false;
+    bool checkpoint_stop_ = false;
     ChainHasher hasher_;
     sqlite::Stmt read_chain_;
     sqlite::Stmt insert_event_;
