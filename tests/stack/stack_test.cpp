@@ -16,6 +16,7 @@
 #include "stack/stack_probe.h"
 #include "stack/stack_resolver.h"
 #include "stack/symbolizer.h"
+#include "store/record.h"
 
 namespace podguard::test {
 namespace {
@@ -130,6 +131,16 @@ TEST(StackJson, FramesOnlyWhenTheEventHasStacks) {
     j = Json::parse(event_to_json(e));
     EXPECT_EQ(j["stack"]["user"], Json::array());
     EXPECT_EQ(j["stack"]["user_error"], "no stack to walk");
+}
+
+TEST(StackJson, TheStoreKeepsThemInItsJsonColumn) {
+    Event e;
+    e.kind = EventKind::ProcAccess;
+    e.detail = ProcAccessDetail{"/proc/1/environ", "environ", "openat", 3, 1, -100, false};
+    e.stacks = EventStacks{};
+    e.stacks->kernel.push_back({0xffffffff81000010, "do_sys_openat2", "kernel", 16});
+    StoreRecord r = make_record(e);
+    EXPECT_EQ(Json::parse(r.json)["stack"]["kernel"][0]["symbol"], "do_sys_openat2");
 }
 
 // The real agent with --stacks: a host process opens another's environ from
