@@ -595,7 +595,7 @@ CREATE VIEW events_flat AS SELECT e.id FROM events e;
     for (size_t i = 0; i < events.size(); ++i) {
         StoreRecord r = make_record(events[i]);
         r.id = int64_t(i + 1);
-        Sha256 hash = hasher.hash(prev, r);
+        Sha256 hash = hasher.hash_v1(prev, r);
         std::string src = ident(r.source), tgt = ident(r.target);
         rows += "INSERT INTO events VALUES (" + std::to_string(r.id) + ", " +
                 std::to_string(r.time_ns) + ", '" + r.kind + "', '" + r.action + "', '" +

@@ -18,7 +18,8 @@ namespace podguard {
 namespace {
 
 // 2: kind, action, relation and the two identities moved from each row to
-// the facets table (one index instead of four); v1 stores are migrated.
+// the facets table (one index instead of four), and new rows chain content
+// digests (record.h); v1 stores are migrated, their rows' hashes kept.
 constexpr int kSchemaVersion = 2;
 // Rows deleted per pruning transaction: keeps the writer's pauses short.
 constexpr int64_t kPruneChunk = 50000;
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS chain(
   head_hash BLOB NOT NULL,
   anchor_id INTEGER NOT NULL,
   anchor_hash BLOB NOT NULL,
-  pruned INTEGER NOT NULL
+  pruned INTEGER NOT NULL,
+  digest_from INTEGER NOT NULL
 );
 -- Who a side of an event is, once per distinct identity. Absent values are
 -- '' (NULLs would defeat UNIQUE).
@@ -136,7 +138,8 @@ INSERT INTO events
    AND f.src_ident = coalesce(e.src_ident, 0) AND f.tgt_ident = coalesce(e.tgt_ident, 0)
   ORDER BY e.id;
 DROP TABLE events_v1;
-UPDATE chain SET version = 2 WHERE one = 1;
+ALTER TABLE chain ADD COLUMN digest_from INTEGER NOT NULL DEFAULT 1;
+UPDATE chain SET version = 2, digest_from = head_id + 1 WHERE one = 1;
 )sql";
 
 // Column order shared by every reader of rows (row_to_event).
@@ -220,6 +223,7 @@ Result<ChainState> read_chain_row(sqlite3* db, sqlite::Stmt& s) {
     c.head_id = s.column_int(0);
     c.anchor_id = s.column_int(2);
     c.pruned = static_cast<uint64_t>(s.column_int(4));
+    c.digest_from = s.column_int(5);
     bool ok = hash_from_blob(sqlite3_column_blob(s.get(), 1), sqlite3_column_bytes(s.get(), 1),
                              c.head_hash) &&
               hash_from_blob(sqlite3_column_blob(s.get(), 3), sqlite3_column_bytes(s.get(), 3),
@@ -231,7 +235,8 @@ Result<ChainState> read_chain_row(sqlite3* db, sqlite::Stmt& s) {
 }
 
 constexpr const char* kReadChain =
-    "SELECT head_id, head_hash, anchor_id, anchor_hash, pruned FROM chain WHERE one = 1";
+    "SELECT head_id, head_hash, anchor_id, anchor_hash, pruned, digest_from FROM chain "
+    "WHERE one = 1";
 
 // Rolls back on destruction unless committed: every error path of a write.
 class Transaction {
@@ -386,17 +391,17 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
     } else {
         (void)sqlite::exec(db, "PRAGMA mmap_size=268435456");
     }
-    store->read_chain_ = sqlite::Stmt(db, kReadChain);
-    if (!store->read_chain_.ok())
-        return sqlite::error(db, path + " is not a podguard event store");
     if (options.read_only) {
         // A writer upgrades older stores when it opens them; a reader cannot.
         sqlite::Stmt v(db, "SELECT version FROM chain WHERE one = 1");
-        if (v.step() == SQLITE_ROW && v.column_int(0) != kSchemaVersion)
+        if (v.ok() && v.step() == SQLITE_ROW && v.column_int(0) != kSchemaVersion)
             return make_error(fmt::format("{}: store version {}, this podguard reads version {} "
                                           "(the agent upgrades it when it next opens the store)",
                                           path, v.column_int(0), kSchemaVersion));
     }
+    store->read_chain_ = sqlite::Stmt(db, kReadChain);
+    if (!store->read_chain_.ok())
+        return sqlite::error(db, path + " is not a podguard event store");
     if (auto c = read_chain_row(db, store->read_chain_); !c.ok())
         return make_error(path + ": " + c.error().message);
     return store;
@@ -453,7 +458,7 @@ Status EventStore::init_schema() {
     if (auto s = sqlite::exec(db_, kSchema); !s.ok())
         return fail(s.error().message);
     if (version == 0) {
-        sqlite::Stmt init(db_, "INSERT INTO chain VALUES (1, ?1, ?2, 0, ?3, 0, ?3, 0)");
+        sqlite::Stmt init(db_, "INSERT INTO chain VALUES (1, ?1, ?2, 0, ?3, 0, ?3, 0, 1)");
         Sha256 zero{};
         init.bind(1, kSchemaVersion);
         init.bind(2, static_cast<int64_t>(realtime_ns()));
@@ -572,7 +577,7 @@ Status EventStore::append(std::span<StoreRecord> records) {
     } forget{*this};
     for (StoreRecord& r : records) {
         r.id = ++id;
-        Sha256 hash = hasher_.hash(prev, r);
+        Sha256 hash = r.id >= chain->digest_from ? hasher_.hash(prev, r) : hasher_.hash_v1(prev, r);
         auto src = identity_of(r.source);
         if (!src.ok())
             return src.error();
@@ -983,7 +988,9 @@ VerifyReport EventStore::verify() const {
         if (s.column_is_null(19))
             return fail(ChainBreak::EditedRow, id,
                         fmt::format("row {}'s event JSON is missing (deleted)", id));
-        if (hasher.hash(e.prev_hash, e.record) != e.hash)
+        const Sha256 expected = id >= chain->digest_from ? hasher.hash(e.prev_hash, e.record)
+                                                         : hasher.hash_v1(e.prev_hash, e.record);
+        if (expected != e.hash)
             return fail(ChainBreak::EditedRow, id,
                         fmt::format("row {} was edited: its content does not match its hash", id));
         if (e.prev_hash != prev)

@@ -2,8 +2,8 @@
 // questions a responder asks (when, which pod, which container, which pid),
 // and hash-chained so that a deleted, edited or truncated history shows.
 //
-// Chain: row n's hash = SHA-256(row n-1's hash || canonical bytes of row n),
-// ids are contiguous. The single-row chain table records the head (last id
+// Chain: row n's hash = SHA-256(row n-1's hash || n || SHA-256(row n's
+// content)) (record.h), ids are contiguous. The single-row chain table records the head (last id
 // and hash, updated in the same transaction as the rows) and the anchor (the
 // id and hash of the last row pruned by rotation), so verify() starts from a
 // known hash after old rows were deleted and notices rows missing at the end.
@@ -86,6 +86,9 @@ struct ChainState {
     int64_t anchor_id = 0; // last pruned row; the chain starts after it
     Sha256 anchor_hash{};
     uint64_t pruned = 0; // rows pruned by rotation so far
+    // Rows from this id on chain content digests (record.h); earlier ones,
+    // written by version 1, hash their bytes whole.
+    int64_t digest_from = 1;
 };
 
 enum class ChainBreak {
