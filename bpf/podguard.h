@@ -125,6 +125,7 @@ enum pg_event_flags {
 	PG_F_PATH_TRUNCATED = 1 << 1, /* path longer than PG_PATH_LEN */
 	PG_F_EXTRA_TARGET = 1 << 2,   /* 2nd+ target of a group/broadcast kill */
 	PG_F_PATH_RELATIVE = 1 << 3,  /* path was resolved against cwd or dirfd */
+	PG_F_STACKS = 1 << 5,         /* user_stack_id and kernel_stack_id are set */
 	/* The path's page was not resident at syscall entry (a BPF tracepoint
 	 * cannot fault it in), so it was read after the kernel had copied it:
 	 * the decision came at exit, after the operation. */
@@ -168,6 +169,10 @@ struct pg_header {
 	__u16 flags; /* enum pg_event_flags */
 	__s64 result; /* syscall return value (negative errno) */
 	__u32 policy_rule; /* rule id that decided the action, 0 = default */
+	/* With PG_F_STACKS: ids in pg_stacks (bpf/stack.bpf.h) of the source's
+	 * user and kernel stack at the hook; negative: bpf_get_stackid's error. */
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
 	__u32 pad1;
 };
 

@@ -11,6 +11,7 @@
 
 #include "common.bpf.h"
 #include "enforce.bpf.h"
+#include "stack.bpf.h"
 
 #define PG_SIGCHLD 17
 #define PG_PF_EXITING 0x00000004
@@ -136,6 +137,7 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	/* Current may be anyone (an interrupted task): report, never kill. */
 	pg_enforce(out, PG_OP_SIGNAL,
 		   pg_signal_bit(sig), 0);
+	pg_stack_fill(ctx, &out->hdr);
 	pg_submit(out);
 	return 0;
 }

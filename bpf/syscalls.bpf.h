@@ -13,6 +13,7 @@
 #include "proc_access.bpf.h"
 #include "ptrace.bpf.h"
 #include "signal.bpf.h"
+#include "stack.bpf.h"
 
 #if defined(__TARGET_ARCH_x86)
 #define PG_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
@@ -152,6 +153,7 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 		pg_pending_add((__u32)bpf_get_current_pid_tgid(), 1);
 		break;
 	}
+	pg_stack_capture(ctx);
 	return 0;
 }
 

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -338,8 +341,12 @@ TEST(EventStore, VerifyFindsAnEditedRowWhoseHashWasRecomputed) {
         e.record.relation = "same_container";
         ChainHasher hasher;
         std::string hex = to_hex(hasher.hash(e.prev_hash, e.record));
-        sql(path,
-            "UPDATE events SET relation = 'same_container', hash = x'" + hex + "' WHERE id = 5");
+        // Row 5 moves to a facet that differs only by its relation.
+        sql(path, "INSERT INTO facets(kind, action, relation, src_ident, tgt_ident) "
+                  "SELECT kind, action, 'same_container', src_ident, tgt_ident FROM facets "
+                  "WHERE facet = (SELECT facet FROM events WHERE id = 5); "
+                  "UPDATE events SET facet = last_insert_rowid(), hash = x'" +
+                      hex + "' WHERE id = 5");
     }
     VerifyReport r = open_store(path)->verify();
     EXPECT_FALSE(r.ok);
@@ -527,4 +534,140 @@ TEST(EventStore, CreatesTheStoreDirectory) {
     struct stat st {};
     ASSERT_EQ(stat(dir.file("a/b").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(EventStore, VerifyFindsAnEditedFacet) {
+    TempDir dir;
+    auto path = dir.file("events.db");
+    append_events(*open_store(path), sample_events());
+    // Turning the blocked signal (row 2) into an allowed one.
+    sql(path, "UPDATE facets SET action = 'allowed' WHERE kind = 'signal' AND action = 'blocked'");
+    VerifyReport r = open_store(path)->verify();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.what, ChainBreak::EditedRow);
+    EXPECT_EQ(r.broken_id, 2);
+}
+
+// A store written by version 1 (kind, action, relation and identities in
+// each row, four indexes) is upgraded in place by the first writer; its
+// hashes stay valid and new rows chain on.
+TEST(EventStore, UpgradesAVersion1StoreKeepingItsChain) {
+    TempDir dir;
+    auto path = dir.file("events.db");
+    sql(path, R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE chain(one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL, head_id INTEGER NOT NULL, head_hash BLOB NOT NULL,
+  anchor_id INTEGER NOT NULL, anchor_hash BLOB NOT NULL, pruned INTEGER NOT NULL);
+CREATE TABLE identities(ident INTEGER PRIMARY KEY, namespace TEXT NOT NULL, pod TEXT NOT NULL,
+  pod_uid TEXT NOT NULL, container_id TEXT NOT NULL, container_name TEXT NOT NULL,
+  UNIQUE (namespace, pod, pod_uid, container_id, container_name));
+CREATE TABLE events(id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, kind TEXT NOT NULL,
+  action TEXT NOT NULL, relation TEXT NOT NULL, src_ident INTEGER REFERENCES identities(ident),
+  src_pid INTEGER, tgt_ident INTEGER REFERENCES identities(ident), tgt_pid INTEGER,
+  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE event_json(id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE INDEX events_time ON events(time_ns);
+CREATE INDEX events_class ON events(kind, action, relation, time_ns);
+CREATE INDEX events_src ON events(src_ident, time_ns) WHERE src_ident IS NOT NULL;
+CREATE INDEX events_tgt ON events(tgt_ident, time_ns) WHERE tgt_ident IS NOT NULL;
+CREATE VIEW events_flat AS SELECT e.id FROM events e;
+)sql");
+    // The rows as version 1 wrote them: same values, same chain.
+    auto events = sample_events();
+    ChainHasher hasher;
+    Sha256 prev{};
+    std::string rows;
+    std::map<std::string, int> idents;
+    auto ident = [&](const RecordParty& p) -> std::string {
+        if (p.namespace_.empty() && p.container_id.empty())
+            return "NULL";
+        std::string key = p.namespace_ + "/" + p.pod + "/" + p.pod_uid + "/" + p.container_id +
+                          "/" + p.container_name;
+        auto [it, added] = idents.emplace(key, int(idents.size() + 1));
+        if (added)
+            rows += "INSERT INTO identities VALUES (" + std::to_string(it->second) + ", '" +
+                    p.namespace_ + "', '" + p.pod + "', '" + p.pod_uid + "', '" + p.container_id +
+                    "', '" + p.container_name + "');";
+        return std::to_string(it->second);
+    };
+    auto pid = [](uint32_t p) { return p ? std::to_string(p) : std::string("NULL"); };
+    for (size_t i = 0; i < events.size(); ++i) {
+        StoreRecord r = make_record(events[i]);
+        r.id = int64_t(i + 1);
+        Sha256 hash = hasher.hash_v1(prev, r);
+        std::string src = ident(r.source), tgt = ident(r.target);
+        rows += "INSERT INTO events VALUES (" + std::to_string(r.id) + ", " +
+                std::to_string(r.time_ns) + ", '" + r.kind + "', '" + r.action + "', '" +
+                r.relation + "', " + src + ", " + pid(r.source.pid) + ", " + tgt + ", " +
+                pid(r.target.pid) + ", x'" + to_hex(prev) + "', x'" + to_hex(hash) + "');";
+        std::string json = r.json;
+        for (size_t at = 0; (at = json.find('\'', at)) != std::string::npos; at += 2)
+            json.insert(at, 1, '\'');
+        rows += "INSERT INTO event_json VALUES (" + std::to_string(r.id) + ", '" + json + "');";
+        prev = hash;
+    }
+    rows += "INSERT INTO chain VALUES (1, 1, 0, " + std::to_string(events.size()) + ", x'" +
+            to_hex(prev) + "', 0, x'" + to_hex(Sha256{}) + "', 0);";
+    sql(path, rows);
+
+    // A reader cannot upgrade, and says so.
+    StoreOptions ro;
+    ro.path = path;
+    ro.read_only = true;
+    auto reader = EventStore::open(ro);
+    ASSERT_FALSE(reader.ok());
+    EXPECT_NE(reader.error().message.find("store version 1"), std::string::npos)
+        << reader.error().message;
+
+    auto store = open_store(path);
+    VerifyReport r = store->verify();
+    EXPECT_TRUE(r.ok) << describe(r);
+    EXPECT_EQ(r.rows, events.size());
+    EXPECT_EQ(r.chain.head_hash, prev);
+    EventQuery q;
+    q.pod = "db";
+    EXPECT_EQ(ids(*store, q), (Ids{3, 4, 5}));
+    q = {};
+    q.kind = "signal";
+    q.action = "blocked";
+    EXPECT_EQ(ids(*store, q), (Ids{2}));
+    append_events(*store, bulk(3));
+    r = store->verify();
+    EXPECT_TRUE(r.ok) << describe(r);
+    EXPECT_EQ(r.rows, events.size() + 3);
+    // The old layout is gone.
+    EXPECT_THROW(sql(path, "SELECT src_ident FROM events"), std::runtime_error);
+}
+
+// The writer only appends to the WAL; a thread of the store copies it into
+// the database file, and the WAL stays bounded however long the writer goes.
+TEST(EventStore, CheckpointsBesideTheWriterAndKeepsTheWalBounded) {
+    TempDir dir;
+    StoreOptions o;
+    o.checkpoint_bytes = 256 << 10;
+    auto path = dir.file("events.db");
+    auto store = open_store(path, o);
+    off_t max_wal = 0;
+    for (int round = 0; round < 40; ++round) {
+        append_events(*store, bulk(200, kT0 + uint64_t(round) * kSecond));
+        struct stat wal {};
+        if (stat((path + "-wal").c_str(), &wal) == 0)
+            max_wal = std::max(max_wal, wal.st_size);
+    }
+    // 8000 events of ~1.4 KiB: without checkpoints the WAL would hold them all.
+    EXPECT_LT(max_wal, 6 << 20);
+    const off_t rows_bytes = 6 << 20; // at least, once the rows are in the file
+    off_t db_size = 0;
+    for (int i = 0; i < 100 && db_size < rows_bytes; ++i) {
+        struct stat db {};
+        ASSERT_EQ(stat(path.c_str(), &db), 0);
+        db_size = db.st_size;
+        if (db_size < rows_bytes)
+            usleep(50000);
+    }
+    EXPECT_GE(db_size, rows_bytes) << "the rows never reached the database file";
+    VerifyReport r = store->verify();
+    EXPECT_TRUE(r.ok) << describe(r);
+    EXPECT_EQ(r.rows, 8000u);
 }

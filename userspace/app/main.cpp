@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
                   "BPF program on the node two clock reads per run");
     run->add_flag("--lifecycle-events", run_opts.lifecycle_events,
                   "Also write fork/exec/exit events");
+    run->add_flag("--stacks", run_opts.stacks,
+                  "Add the source's user and kernel stack to each event (symbolized)");
     run->add_option("--metrics-address", run_opts.metrics_address,
                     "Prometheus endpoint HOST:PORT (default 127.0.0.1:9417; port 0 picks one)");
     bool no_metrics = false;

@@ -17,6 +17,7 @@
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
 #include "process/process_table.h"
+#include "stack/stack_resolver.h"
 #include "store/store_sink.h"
 
 namespace podguard {
@@ -112,6 +113,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     LoadOptions load;
     load.ringbuf_bytes = options.ringbuf_bytes;
     load.report_self = options.report_self;
+    load.stacks = options.stacks;
     load.agent_tgid = static_cast<uint32_t>(getpid());
     load.enforcement = probe.mode;
     load.pin_dir = options.pin ? kDefaultPinDir : "";
@@ -142,6 +144,11 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     enricher.set_metadata_lookup([&meta_cache](Party& p) { apply_metadata(meta_cache, p); });
     Pipeline pipeline((*bpf)->events_fd(), (*bpf)->lost_fd(), (*bpf)->ringbuf_bytes(), processes,
                       enricher);
+    std::optional<StackResolver> stacks;
+    if (options.stacks) {
+        stacks.emplace((*bpf)->stacks_fd());
+        pipeline.set_stack_resolver(&*stacks);
+    }
     if (auto o = pipeline.open(); !o) {
         spdlog::error("{}", o.error().message);
         return 1;

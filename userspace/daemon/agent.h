@@ -21,6 +21,8 @@ struct AgentOptions {
     // BPF program on the node then reads the clock twice per run.
     bool bpf_stats = false;
     bool lifecycle_events = false;
+    // The user and kernel stack of each event's source (symbolized).
+    bool stacks = false;
     std::string metrics_address = "127.0.0.1:9417"; // empty: no metrics endpoint
     std::string metrics_pod_labels = "container";   // off | namespace | pod | container
     size_t metrics_max_pod_series = 2000;

@@ -105,6 +105,23 @@ struct AncestorInfo {
     std::optional<ContainerInfo> container; // nullopt: host
 };
 
+// One frame of a call chain (podguard run --stacks).
+struct StackFrame {
+    uint64_t address = 0;
+    std::string symbol;  // empty: no symbol covers the address
+    std::string module;  // the binary or library (kernel: "kernel" or its module); empty: unknown
+    uint64_t offset = 0; // from the symbol's start; from the module's when there is no symbol
+};
+
+// The source's stacks at the hook, innermost frame first. An empty chain
+// says why in its error.
+struct EventStacks {
+    std::vector<StackFrame> user;
+    std::vector<StackFrame> kernel;
+    std::string user_error;
+    std::string kernel_error;
+};
+
 struct Event {
     uint64_t time_ns = 0; // CLOCK_REALTIME ns
     EventKind kind = EventKind::Signal;
@@ -117,6 +134,8 @@ struct Event {
     // The source's parent, grandparent, ... nearest first, up to whoever
     // started the source's container (or host init). Empty when not filled.
     std::vector<AncestorInfo> ancestry;
+    // Only with --stacks.
+    std::optional<EventStacks> stacks;
 };
 
 const char* to_string(EventKind kind);

@@ -102,6 +102,10 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
         return make_error(std::string("cannot open BPF object: ") + strerror(errno));
     skel->rodata->pg_agent_tgid = options.agent_tgid;
     skel->rodata->pg_report_self = options.report_self ? 1 : 0;
+    skel->rodata->pg_cfg_stacks = options.stacks;
+    // A stack map's buckets are allocated up front: 16 MiB at full size.
+    if (!options.stacks)
+        bpf_map__set_max_entries(skel->maps.pg_stacks, 1);
     if (int err = bpf_map__set_max_entries(skel->maps.pg_events, options.ringbuf_bytes)) {
         podguard_bpf__destroy(skel);
         return make_error(std::string("cannot size ring buffer: ") + strerror(-err));
@@ -253,6 +257,10 @@ int BpfObjects::procs_fd() const {
 }
 int BpfObjects::inflight_fd() const {
     return bpf_map__fd(skel_->maps.pg_inflight);
+}
+
+int BpfObjects::stacks_fd() const {
+    return bpf_map__fd(skel_->maps.pg_stacks);
 }
 
 PolicyMapFds BpfObjects::policy_fds() const {

@@ -34,6 +34,8 @@ struct LoadOptions {
     // no gap. false (fail-open): links live only as long as the daemon's file
     // descriptors, so the kernel detaches them however the daemon ends.
     bool pin_links = true;
+    // The source's user and kernel stack on every event (bpf/stack.bpf.h).
+    bool stacks = false;
 };
 
 // File descriptors of the policy maps (bpf/enforce.bpf.h).
@@ -64,6 +66,7 @@ class BpfObjects {
     int pids_fd() const;
     int procs_fd() const;
     int inflight_fd() const;
+    int stacks_fd() const; // pg_stacks
     PolicyMapFds policy_fds() const;
     uint32_t ringbuf_bytes() const { return ringbuf_bytes_; }
     std::vector<ProgramInfo> programs() const;

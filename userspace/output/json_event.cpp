@@ -138,6 +138,43 @@ void append_party(const Party& p, std::string& out) {
     out += '}';
 }
 
+void append_frames(const std::vector<StackFrame>& frames, std::string& out) {
+    out += '[';
+    for (const StackFrame& f : frames) {
+        out += '{';
+        // A string: 64-bit addresses do not survive JSON numbers (doubles).
+        fmt::format_to(std::back_inserter(out), "\"address\":\"{:#x}\",", f.address);
+        if (!f.symbol.empty())
+            str_field(out, "symbol", f.symbol);
+        if (!f.module.empty())
+            str_field(out, "module", f.module);
+        if (!f.symbol.empty() || !f.module.empty())
+            num_field(out, "offset", f.offset);
+        close_object(out);
+        out += ',';
+    }
+    if (out.back() == ',')
+        out.back() = ']';
+    else
+        out += ']';
+}
+
+void append_stacks(const EventStacks& s, std::string& out) {
+    key(out, "stack");
+    out += '{';
+    key(out, "user");
+    append_frames(s.user, out);
+    out += ',';
+    key(out, "kernel");
+    append_frames(s.kernel, out);
+    out += ',';
+    if (!s.user_error.empty())
+        str_field(out, "user_error", s.user_error);
+    if (!s.kernel_error.empty())
+        str_field(out, "kernel_error", s.kernel_error);
+    close_object(out);
+}
+
 } // namespace
 
 void append_json_string(std::string_view in, std::string& out) {
@@ -305,6 +342,11 @@ void append_event_json(const Event& e, std::string& out) {
             out += "},";
         }
         out.back() = ']';
+    }
+    if (e.stacks) {
+        if (out.back() != ',')
+            out += ',';
+        append_stacks(*e.stacks, out);
     }
     close_object(out);
 }

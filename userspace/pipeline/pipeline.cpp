@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include "stack/stack_resolver.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -107,6 +109,13 @@ void Pipeline::handle(const void* data, size_t size) {
             processes_.on_exec(raw->task, detail.filename, detail.args);
         else
             processes_.on_exit(raw->task, raw->hdr.time_ns);
+    }
+    if (stacks_) {
+        if (hdr->kind == PG_EV_EXEC || hdr->kind == PG_EV_EXIT)
+            stacks_->forget(static_cast<const pg_process_event*>(data)->task.pid);
+        else if (hdr->flags & PG_F_STACKS)
+            event.stacks = stacks_->resolve(event.source.pid, event.source.start_ns,
+                                            hdr->user_stack_id, hdr->kernel_stack_id);
     }
     enricher_.enrich(event);
     for (EventSink* sink : sinks_)

@@ -17,6 +17,8 @@ struct ring_buffer;
 
 namespace podguard {
 
+class StackResolver;
+
 struct PipelineStats {
     uint64_t records = 0;
     uint64_t decode_errors = 0;
@@ -34,6 +36,8 @@ class Pipeline {
 
     Status open();
     void add_sink(EventSink* sink) { sinks_.push_back(sink); }
+    // --stacks: events that carry stack ids get their frames.
+    void set_stack_resolver(StackResolver* stacks) { stacks_ = stacks; }
     // Polls until stop is set, then drains what is left.
     Status run(const std::atomic<bool>& stop, int poll_timeout_ms = 50);
     // One poll round; returns records consumed or an error.
@@ -60,6 +64,7 @@ class Pipeline {
     TimeBase time_;
     struct ring_buffer* rb_ = nullptr;
     std::vector<EventSink*> sinks_;
+    StackResolver* stacks_ = nullptr;
     PipelineStats stats_;
     uint64_t last_tick_ns_ = 0;
     uint64_t last_lost_total_ = 0;

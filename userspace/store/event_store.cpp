@@ -17,7 +17,10 @@ namespace podguard {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: kind, action, relation and the two identities moved from each row to
+// the facets table (one index instead of four), and new rows chain content
+// digests (record.h); v1 stores are migrated, their rows' hashes kept.
+constexpr int kSchemaVersion = 2;
 // Rows deleted per pruning transaction: keeps the writer's pauses short.
 constexpr int64_t kPruneChunk = 50000;
 // Size pruning stops below this share of max_bytes, so that it does not
@@ -33,11 +36,11 @@ CREATE TABLE IF NOT EXISTS chain(
   head_hash BLOB NOT NULL,
   anchor_id INTEGER NOT NULL,
   anchor_hash BLOB NOT NULL,
-  pruned INTEGER NOT NULL
+  pruned INTEGER NOT NULL,
+  digest_from INTEGER NOT NULL
 );
--- Who a side of an event is, once per distinct identity: events refer to it
--- by number, so that one small index per side answers namespace, pod and
--- container questions. Absent values are '' (NULLs would defeat UNIQUE).
+-- Who a side of an event is, once per distinct identity. Absent values are
+-- '' (NULLs would defeat UNIQUE).
 CREATE TABLE IF NOT EXISTS identities(
   ident INTEGER PRIMARY KEY,
   namespace TEXT NOT NULL,
@@ -52,15 +55,26 @@ CREATE INDEX IF NOT EXISTS identities_pod ON identities(pod);
 CREATE INDEX IF NOT EXISTS identities_pod_uid ON identities(pod_uid);
 CREATE INDEX IF NOT EXISTS identities_container_id ON identities(container_id);
 CREATE INDEX IF NOT EXISTS identities_container_name ON identities(container_name);
-CREATE TABLE IF NOT EXISTS events(
-  id INTEGER PRIMARY KEY,
-  time_ns INTEGER NOT NULL,
+-- What an event is and between whom, once per distinct combination (a few
+-- per pair of containers that meet). Rows refer to it by number, so that one
+-- index on (facet, time) answers every kind, action, relation, namespace,
+-- pod and container question: a query turns its filters into a list of
+-- facets. Each index costs every insert a B-tree descent; this one replaces
+-- four. ident 0: no identity (host, or an unknown target).
+CREATE TABLE IF NOT EXISTS facets(
+  facet INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
   action TEXT NOT NULL,
   relation TEXT NOT NULL,
-  src_ident INTEGER REFERENCES identities(ident), -- NULL: host or unknown
+  src_ident INTEGER NOT NULL,
+  tgt_ident INTEGER NOT NULL,
+  UNIQUE (kind, action, relation, src_ident, tgt_ident)
+);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY,
+  time_ns INTEGER NOT NULL,
+  facet INTEGER NOT NULL REFERENCES facets(facet),
   src_pid INTEGER,
-  tgt_ident INTEGER REFERENCES identities(ident),
   tgt_pid INTEGER,
   prev_hash BLOB NOT NULL,
   hash BLOB NOT NULL
@@ -70,33 +84,75 @@ CREATE TABLE IF NOT EXISTS event_json(
   id INTEGER PRIMARY KEY,
   json TEXT NOT NULL
 );
--- Four indexes: each one costs every insert about a microsecond.
 CREATE INDEX IF NOT EXISTS events_time ON events(time_ns);
-CREATE INDEX IF NOT EXISTS events_class ON events(kind, action, relation, time_ns);
-CREATE INDEX IF NOT EXISTS events_src ON events(src_ident, time_ns) WHERE src_ident IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_tgt ON events(tgt_ident, time_ns) WHERE tgt_ident IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_facet ON events(facet, time_ns);
 -- Everything in one row, for sqlite3 users.
 CREATE VIEW IF NOT EXISTS events_flat AS
-SELECT e.id, e.time_ns, e.kind, e.action, e.relation,
+SELECT e.id, e.time_ns, f.kind, f.action, f.relation,
        s.namespace AS src_namespace, s.pod AS src_pod, s.pod_uid AS src_pod_uid,
        s.container_id AS src_container_id, s.container_name AS src_container_name, e.src_pid,
        t.namespace AS tgt_namespace, t.pod AS tgt_pod, t.pod_uid AS tgt_pod_uid,
        t.container_id AS tgt_container_id, t.container_name AS tgt_container_name, e.tgt_pid,
        j.json, e.prev_hash, e.hash
 FROM events e
-LEFT JOIN identities s ON s.ident = e.src_ident
-LEFT JOIN identities t ON t.ident = e.tgt_ident
+LEFT JOIN facets f ON f.facet = e.facet
+LEFT JOIN identities s ON s.ident = f.src_ident
+LEFT JOIN identities t ON t.ident = f.tgt_ident
 LEFT JOIN event_json j ON j.id = e.id;
+)sql";
+
+// Version 1 kept kind, action, relation and the identities in each row, with
+// four indexes. The chain covers values, not the layout: hashes carry over.
+constexpr const char* kMigrateFrom1 = R"sql(
+CREATE TABLE facets(
+  facet INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  action TEXT NOT NULL,
+  relation TEXT NOT NULL,
+  src_ident INTEGER NOT NULL,
+  tgt_ident INTEGER NOT NULL,
+  UNIQUE (kind, action, relation, src_ident, tgt_ident)
+);
+INSERT INTO facets(kind, action, relation, src_ident, tgt_ident)
+  SELECT DISTINCT kind, action, relation, coalesce(src_ident, 0), coalesce(tgt_ident, 0)
+  FROM events;
+DROP VIEW IF EXISTS events_flat;
+DROP INDEX IF EXISTS events_time;
+DROP INDEX IF EXISTS events_class;
+DROP INDEX IF EXISTS events_src;
+DROP INDEX IF EXISTS events_tgt;
+ALTER TABLE events RENAME TO events_v1;
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  time_ns INTEGER NOT NULL,
+  facet INTEGER NOT NULL REFERENCES facets(facet),
+  src_pid INTEGER,
+  tgt_pid INTEGER,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+INSERT INTO events
+  SELECT e.id, e.time_ns, f.facet, e.src_pid, e.tgt_pid, e.prev_hash, e.hash
+  FROM events_v1 e JOIN facets f
+    ON f.kind = e.kind AND f.action = e.action AND f.relation = e.relation
+   AND f.src_ident = coalesce(e.src_ident, 0) AND f.tgt_ident = coalesce(e.tgt_ident, 0)
+  ORDER BY e.id;
+DROP TABLE events_v1;
+ALTER TABLE chain ADD COLUMN digest_from INTEGER NOT NULL DEFAULT 1;
+UPDATE chain SET version = 2, digest_from = head_id + 1 WHERE one = 1;
 )sql";
 
 // Column order shared by every reader of rows (row_to_event).
 constexpr const char* kEventColumns =
-    "e.id, e.time_ns, e.kind, e.action, e.relation, "
+    "e.id, e.time_ns, f.kind, f.action, f.relation, "
     "s.namespace, s.pod, s.pod_uid, s.container_id, s.container_name, e.src_pid, "
     "t.namespace, t.pod, t.pod_uid, t.container_id, t.container_name, e.tgt_pid, "
     "e.prev_hash, e.hash, j.json";
-constexpr const char* kEventJoins = "LEFT JOIN identities s ON s.ident = e.src_ident "
-                                    "LEFT JOIN identities t ON t.ident = e.tgt_ident "
+// LEFT joins: a row whose facet or identity was deleted still reads (with
+// empty values), and verify reports it as edited.
+constexpr const char* kEventJoins = "LEFT JOIN facets f ON f.facet = e.facet "
+                                    "LEFT JOIN identities s ON s.ident = f.src_ident "
+                                    "LEFT JOIN identities t ON t.ident = f.tgt_ident "
                                     "LEFT JOIN event_json j ON j.id = e.id";
 
 uint64_t realtime_ns() {
@@ -132,14 +188,23 @@ bool row_to_event(const sqlite::Stmt& s, StoredEvent& out) {
     return ok;
 }
 
-std::string identity_key(const RecordParty& p) {
-    std::string key;
+void identity_key(const RecordParty& p, std::string& key) {
+    key.clear();
     for (const std::string* f :
          {&p.namespace_, &p.pod, &p.pod_uid, &p.container_id, &p.container_name}) {
         key += *f;
         key += '\0';
     }
-    return key;
+}
+
+void facet_key(const StoreRecord& r, int64_t src, int64_t tgt, std::string& key) {
+    key.clear();
+    for (const std::string* f : {&r.kind, &r.action, &r.relation}) {
+        key += *f;
+        key += '\0';
+    }
+    key.append(reinterpret_cast<const char*>(&src), sizeof(src));
+    key.append(reinterpret_cast<const char*>(&tgt), sizeof(tgt));
 }
 
 bool has_identity(const RecordParty& p) {
@@ -158,6 +223,7 @@ Result<ChainState> read_chain_row(sqlite3* db, sqlite::Stmt& s) {
     c.head_id = s.column_int(0);
     c.anchor_id = s.column_int(2);
     c.pruned = static_cast<uint64_t>(s.column_int(4));
+    c.digest_from = s.column_int(5);
     bool ok = hash_from_blob(sqlite3_column_blob(s.get(), 1), sqlite3_column_bytes(s.get(), 1),
                              c.head_hash) &&
               hash_from_blob(sqlite3_column_blob(s.get(), 3), sqlite3_column_bytes(s.get(), 3),
@@ -169,7 +235,8 @@ Result<ChainState> read_chain_row(sqlite3* db, sqlite::Stmt& s) {
 }
 
 constexpr const char* kReadChain =
-    "SELECT head_id, head_hash, anchor_id, anchor_hash, pruned FROM chain WHERE one = 1";
+    "SELECT head_id, head_hash, anchor_id, anchor_hash, pruned, digest_from FROM chain "
+    "WHERE one = 1";
 
 // Rolls back on destruction unless committed: every error path of a write.
 class Transaction {
@@ -312,16 +379,25 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
                                                     : "PRAGMA synchronous=NORMAL");
         if (s.ok())
             s = sqlite::exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA journal_size_limit=67108864;"
-                                 "PRAGMA wal_autocheckpoint=2048");
+                                 "PRAGMA journal_size_limit=67108864");
         if (!s.ok())
             return make_error("cannot configure " + path + ": " + s.error().message);
         if (auto st = store->init_schema(); !st.ok())
             return st.error();
         if (auto st = store->prepare_writes(); !st.ok())
             return st.error();
+        if (auto st = store->start_checkpointer(); !st.ok())
+            return st.error();
     } else {
         (void)sqlite::exec(db, "PRAGMA mmap_size=268435456");
+    }
+    if (options.read_only) {
+        // A writer upgrades older stores when it opens them; a reader cannot.
+        sqlite::Stmt v(db, "SELECT version FROM chain WHERE one = 1");
+        if (v.ok() && v.step() == SQLITE_ROW && v.column_int(0) != kSchemaVersion)
+            return make_error(fmt::format("{}: store version {}, this podguard reads version {} "
+                                          "(the agent upgrades it when it next opens the store)",
+                                          path, v.column_int(0), kSchemaVersion));
     }
     store->read_chain_ = sqlite::Stmt(db, kReadChain);
     if (!store->read_chain_.ok())
@@ -332,30 +408,57 @@ Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& op
 }
 
 EventStore::~EventStore() {
+    if (checkpointer_.joinable()) {
+        {
+            std::lock_guard lk(checkpoint_mu_);
+            checkpoint_stop_ = true;
+        }
+        checkpoint_wake_.notify_one();
+        checkpointer_.join();
+    }
+    sqlite3_close_v2(checkpoint_db_);
     read_chain_ = {};
     insert_event_ = {};
     insert_json_ = {};
     update_head_ = {};
     find_identity_ = {};
     insert_identity_ = {};
+    find_facet_ = {};
+    insert_facet_ = {};
     sqlite3_close_v2(db_);
 }
 
 Status EventStore::init_schema() {
     Transaction tx(db_);
+    auto fail = [&](const std::string& message) {
+        return make_error("cannot create the store schema in " + options_.path + ": " + message);
+    };
     if (auto s = tx.begin(); !s.ok())
-        return make_error("cannot create the store schema in " + options_.path + ": " +
-                          s.error().message);
-    if (auto s = sqlite::exec(db_, kSchema); !s.ok())
-        return make_error("cannot create the store schema in " + options_.path + ": " +
-                          s.error().message);
-    sqlite::Stmt version(db_, "SELECT version FROM chain WHERE one = 1");
-    int rc = version.step();
-    if (rc == SQLITE_ROW && version.column_int(0) != kSchemaVersion)
+        return fail(s.error().message);
+    // The version decides before kSchema runs: its indexes name v2 columns.
+    int64_t version = 0;
+    {
+        sqlite::Stmt has_chain(
+            db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chain'");
+        if (has_chain.step() == SQLITE_ROW) {
+            sqlite::Stmt v(db_, "SELECT version FROM chain WHERE one = 1");
+            if (v.step() == SQLITE_ROW)
+                version = v.column_int(0);
+        }
+    }
+    if (version == 1) {
+        if (auto s = sqlite::exec(db_, kMigrateFrom1); !s.ok())
+            return make_error(fmt::format("cannot upgrade {} from store version 1: {}",
+                                          options_.path, s.error().message));
+        version = kSchemaVersion;
+    }
+    if (version != 0 && version != kSchemaVersion)
         return make_error(fmt::format("{}: store version {}, this podguard writes version {}",
-                                      options_.path, version.column_int(0), kSchemaVersion));
-    if (rc == SQLITE_DONE) {
-        sqlite::Stmt init(db_, "INSERT INTO chain VALUES (1, ?1, ?2, 0, ?3, 0, ?3, 0)");
+                                      options_.path, version, kSchemaVersion));
+    if (auto s = sqlite::exec(db_, kSchema); !s.ok())
+        return fail(s.error().message);
+    if (version == 0) {
+        sqlite::Stmt init(db_, "INSERT INTO chain VALUES (1, ?1, ?2, 0, ?3, 0, ?3, 0, 1)");
         Sha256 zero{};
         init.bind(1, kSchemaVersion);
         init.bind(2, static_cast<int64_t>(realtime_ns()));
@@ -363,13 +466,11 @@ Status EventStore::init_schema() {
         if (init.step() != SQLITE_DONE)
             return sqlite::error(db_, "cannot initialise " + options_.path);
     }
-    version = {};
     return tx.commit();
 }
 
 Status EventStore::prepare_writes() {
-    insert_event_ = sqlite::Stmt(
-        db_, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    insert_event_ = sqlite::Stmt(db_, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     insert_json_ = sqlite::Stmt(db_, "INSERT INTO event_json VALUES (?1, ?2)");
     update_head_ = sqlite::Stmt(db_, "UPDATE chain SET head_id = ?1, head_hash = ?2 WHERE one = 1");
     find_identity_ = sqlite::Stmt(
@@ -378,42 +479,67 @@ Status EventStore::prepare_writes() {
     insert_identity_ = sqlite::Stmt(
         db_, "INSERT INTO identities(namespace, pod, pod_uid, container_id, container_name) "
              "VALUES (?1, ?2, ?3, ?4, ?5)");
+    find_facet_ = sqlite::Stmt(db_, "SELECT facet FROM facets WHERE kind = ?1 AND action = ?2 AND "
+                                    "relation = ?3 AND src_ident = ?4 AND tgt_ident = ?5");
+    insert_facet_ =
+        sqlite::Stmt(db_, "INSERT INTO facets(kind, action, relation, src_ident, tgt_ident) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!insert_event_.ok() || !insert_json_.ok() || !update_head_.ok() || !find_identity_.ok() ||
-        !insert_identity_.ok())
+        !insert_identity_.ok() || !find_facet_.ok() || !insert_facet_.ok())
         return sqlite::error(db_, "cannot prepare the store's statements");
     return {};
+}
+
+// The row of a small lookup table (identities, facets): from the writer's
+// cache, else found or inserted by find/insert (bound by bind), and cached.
+// Another writer, or an earlier run, may have added it.
+Result<int64_t> EventStore::lookup_row(LookupCache& cache, sqlite::Stmt& find, sqlite::Stmt& insert,
+                                       const std::function<void(sqlite::Stmt&)>& bind) {
+    if (auto it = cache.rows.find(cache.key); it != cache.rows.end())
+        return it->second;
+    for (sqlite::Stmt* s : {&find, &insert}) {
+        s->reset();
+        bind(*s);
+        int rc = s->step();
+        int64_t row = 0;
+        if (s == &find && rc == SQLITE_ROW)
+            row = s->column_int(0);
+        else if (s == &insert && rc == SQLITE_DONE)
+            row = sqlite3_last_insert_rowid(db_);
+        else if (rc != SQLITE_DONE)
+            return sqlite::error(db_, "cannot store an event's identity or facet");
+        s->reset();
+        if (row) {
+            cache.rows.emplace(cache.key, row);
+            cache.added.push_back(cache.key);
+            return row;
+        }
+    }
+    return make_error("cannot store an event's identity or facet");
 }
 
 Result<int64_t> EventStore::identity_of(const RecordParty& p) {
     if (!has_identity(p))
         return int64_t{0};
-    std::string key = identity_key(p);
-    if (auto it = identities_.find(key); it != identities_.end())
-        return it->second;
-    // Another writer (or an earlier run) may have added it.
-    for (sqlite::Stmt* s : {&find_identity_, &insert_identity_}) {
-        s->reset();
-        s->bind_text(1, p.namespace_);
-        s->bind_text(2, p.pod);
-        s->bind_text(3, p.pod_uid);
-        s->bind_text(4, p.container_id);
-        s->bind_text(5, p.container_name);
-        int rc = s->step();
-        int64_t ident = 0;
-        if (s == &find_identity_ && rc == SQLITE_ROW)
-            ident = s->column_int(0);
-        else if (s == &insert_identity_ && rc == SQLITE_DONE)
-            ident = sqlite3_last_insert_rowid(db_);
-        else if (rc != SQLITE_DONE)
-            return sqlite::error(db_, "cannot store an identity");
-        s->reset();
-        if (ident) {
-            identities_.emplace(key, ident);
-            identities_added_.push_back(std::move(key));
-            return ident;
-        }
-    }
-    return make_error("cannot store an identity");
+    identity_key(p, identities_.key);
+    return lookup_row(identities_, find_identity_, insert_identity_, [&](sqlite::Stmt& s) {
+        s.bind_text(1, p.namespace_);
+        s.bind_text(2, p.pod);
+        s.bind_text(3, p.pod_uid);
+        s.bind_text(4, p.container_id);
+        s.bind_text(5, p.container_name);
+    });
+}
+
+Result<int64_t> EventStore::facet_of(const StoreRecord& r, int64_t src, int64_t tgt) {
+    facet_key(r, src, tgt, facets_.key);
+    return lookup_row(facets_, find_facet_, insert_facet_, [&](sqlite::Stmt& s) {
+        s.bind_text(1, r.kind);
+        s.bind_text(2, r.action);
+        s.bind_text(3, r.relation);
+        s.bind(4, src);
+        s.bind(5, tgt);
+    });
 }
 
 Result<ChainState> EventStore::chain() const {
@@ -435,42 +561,43 @@ Status EventStore::append(std::span<StoreRecord> records) {
         return chain.error();
     int64_t id = chain->head_id;
     Sha256 prev = chain->head_hash;
-    identities_added_.clear();
+    identities_.added.clear();
+    facets_.added.clear();
+    // Cache entries of rows inserted by a transaction that then failed
+    // would name rows that do not exist.
     struct ForgetOnFailure {
         EventStore& store;
         bool committed = false;
         ~ForgetOnFailure() {
             if (!committed)
-                for (const auto& key : store.identities_added_)
-                    store.identities_.erase(key);
+                for (LookupCache* c : {&store.identities_, &store.facets_})
+                    for (const auto& key : c->added)
+                        c->rows.erase(key);
         }
     } forget{*this};
     for (StoreRecord& r : records) {
         r.id = ++id;
-        Sha256 hash = hasher_.hash(prev, r);
+        Sha256 hash = r.id >= chain->digest_from ? hasher_.hash(prev, r) : hasher_.hash_v1(prev, r);
         auto src = identity_of(r.source);
         if (!src.ok())
             return src.error();
         auto tgt = identity_of(r.target);
         if (!tgt.ok())
             return tgt.error();
+        auto facet = facet_of(r, *src, *tgt);
+        if (!facet.ok())
+            return facet.error();
         auto& s = insert_event_;
         s.reset();
         s.bind(1, r.id);
         s.bind(2, static_cast<int64_t>(r.time_ns));
-        s.bind_text(3, r.kind);
-        s.bind_text(4, r.action);
-        s.bind_text(5, r.relation);
-        if (*src)
-            s.bind(6, *src);
+        s.bind(3, *facet);
         if (r.source.pid)
-            s.bind(7, int64_t(r.source.pid));
-        if (*tgt)
-            s.bind(8, *tgt);
+            s.bind(4, int64_t(r.source.pid));
         if (r.target.pid)
-            s.bind(9, int64_t(r.target.pid));
-        s.bind_blob(10, prev.data(), prev.size());
-        s.bind_blob(11, hash.data(), hash.size());
+            s.bind(5, int64_t(r.target.pid));
+        s.bind_blob(6, prev.data(), prev.size());
+        s.bind_blob(7, hash.data(), hash.size());
         if (s.step() != SQLITE_DONE)
             return sqlite::error(db_, "cannot store event");
         insert_json_.reset();
@@ -494,11 +621,73 @@ Status EventStore::append(std::span<StoreRecord> records) {
     return {};
 }
 
+Status EventStore::start_checkpointer() {
+    const char* path = options_.path.c_str();
+    if (sqlite3_open_v2(path, &checkpoint_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+        return sqlite::error(checkpoint_db_,
+                             "cannot open a checkpoint connection to " + options_.path);
+    sqlite3_busy_timeout(checkpoint_db_, options_.busy_timeout_ms);
+    // A checkpoint syncs as its connection is told to.
+    if (auto s = sqlite::exec(checkpoint_db_, options_.sync_full ? "PRAGMA synchronous=FULL"
+                                                                 : "PRAGMA synchronous=NORMAL");
+        !s.ok())
+        return s;
+    sqlite::Stmt page(db_, "PRAGMA page_size");
+    const int64_t page_size = page.step() == SQLITE_ROW ? page.column_int(0) : 4096;
+    checkpoint_frames_ =
+        static_cast<int>(std::max<uint64_t>(1, options_.checkpoint_bytes / uint64_t(page_size)));
+    // Replaces SQLite's autocheckpoint on the writer's commits.
+    sqlite3_wal_hook(db_, &EventStore::on_wal_commit, this);
+    checkpointer_ = std::thread([this] { run_checkpointer(); });
+    return {};
+}
+
+int EventStore::on_wal_commit(void* self, sqlite3* db, const char*, int frames) {
+    auto* store = static_cast<EventStore*>(self);
+    if (frames >= 4 * store->checkpoint_frames_) {
+        // The checkpointer fell behind (or a reader holds the WAL): the WAL
+        // must not grow without bound.
+        sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= store->checkpoint_frames_) {
+        {
+            std::lock_guard lk(store->checkpoint_mu_);
+            store->checkpoint_requested_ = true;
+        }
+        store->checkpoint_wake_.notify_one();
+    }
+    return SQLITE_OK;
+}
+
+void EventStore::run_checkpointer() {
+    std::unique_lock lk(checkpoint_mu_);
+    for (;;) {
+        checkpoint_wake_.wait(lk, [&] { return checkpoint_requested_ || checkpoint_stop_; });
+        if (checkpoint_stop_)
+            return;
+        checkpoint_requested_ = false;
+        lk.unlock();
+        // PASSIVE: copies what no reader needs, never waits on the writer.
+        // A failure (disk full) is retried on the next request; the writer's
+        // own errors are what the sink reports.
+        sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+        lk.lock();
+    }
+}
+
 Status EventStore::checkpoint() {
     if (options_.read_only)
         return {};
-    if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
-        SQLITE_OK)
+    // SQLITE_BUSY: the background checkpoint is running; wait for it.
+    int rc;
+    for (int waited_ms = 0;; ++waited_ms) {
+        rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= options_.busy_timeout_ms)
+            break;
+        usleep(1000);
+    }
+    if (rc != SQLITE_OK)
         return sqlite::error(db_, "cannot checkpoint");
     return {};
 }
@@ -640,11 +829,12 @@ Result<std::vector<StoredEvent>> EventStore::query(const EventQuery& q) const {
         where += " AND time_ns < " + param(static_cast<int64_t>(*q.until_ns));
     if (q.after_id)
         where += " AND id > " + param(*q.after_id);
-    // Identity filters become lists of identities rows (a small table),
-    // each matching either side.
-    auto identities = [&](const std::string& where_ident,
-                          const std::vector<std::string>& args) -> Result<std::string> {
-        sqlite::Stmt s(db_, "SELECT ident FROM identities WHERE " + where_ident);
+    // Kind, action, relation and identity filters become one list of facets
+    // (a small table), answered by the (facet, time) index. Each identity
+    // filter matches either side.
+    auto id_list = [&](const std::string& sql,
+                       const std::vector<std::string>& args) -> Result<std::string> {
+        sqlite::Stmt s(db_, sql);
         if (!s.ok())
             return sqlite::error(db_, "cannot query the event store");
         for (size_t i = 0; i < args.size(); ++i)
@@ -657,58 +847,41 @@ Result<std::vector<StoredEvent>> EventStore::query(const EventQuery& q) const {
             return sqlite::error(db_, "cannot query the event store");
         return list;
     };
-    bool nothing = false;
-    auto either_side = [&](const std::string& where_ident,
-                           const std::vector<std::string>& args) -> Status {
-        auto list = identities(where_ident, args);
+    std::string facet_where;
+    std::vector<std::string> facet_args;
+    auto identity_filter = [&](const std::string& where_ident,
+                               const std::vector<std::string>& args) -> Status {
+        auto list = id_list("SELECT ident FROM identities WHERE " + where_ident, args);
         if (!list.ok())
             return list.error();
-        if (list->empty())
-            nothing = true;
-        else
-            where += fmt::format(" AND (src_ident IN ({0}) OR tgt_ident IN ({0}))", *list);
+        // No such identity: matches nothing (ident 0 is no identity).
+        const std::string& l = list->empty() ? std::string("-1") : *list;
+        facet_where += fmt::format(" AND (src_ident IN ({0}) OR tgt_ident IN ({0}))", l);
         return {};
     };
     Status st;
     if (!q.namespace_.empty() && st.ok())
-        st = either_side("namespace = ?1", {q.namespace_});
+        st = identity_filter("namespace = ?1", {q.namespace_});
     if (!q.pod.empty() && st.ok())
-        st = either_side("pod = ?1 OR pod_uid = ?1", {q.pod});
+        st = identity_filter("pod = ?1 OR pod_uid = ?1", {q.pod});
     if (!q.container.empty() && st.ok())
-        st = either_side("(container_id >= ?1 AND container_id < ?2) OR container_name = ?1",
-                         {q.container, prefix_upper_bound(q.container)});
+        st = identity_filter("(container_id >= ?1 AND container_id < ?2) OR container_name = ?1",
+                             {q.container, prefix_upper_bound(q.container)});
     if (!st.ok())
         return st.error();
-    if (nothing)
-        return std::vector<StoredEvent>{};
-    // kind, action, relation: one index, usable for any of them when the
-    // others are listed in full. An identity filter is the more selective
-    // one (a container, against every signal): the unary + keeps SQLite,
-    // which has no statistics, off the class index then.
-    const bool by_identity = !q.namespace_.empty() || !q.pod.empty() || !q.container.empty();
-    if (by_identity) {
-        for (auto [name, value] : {std::pair{"kind", &q.kind}, std::pair{"action", &q.action},
-                                   std::pair{"relation", &q.relation}})
-            if (!value->empty())
-                where += fmt::format(" AND +{} = {}", name, param(*value));
-    } else if (!q.kind.empty() || !q.action.empty() || !q.relation.empty()) {
-        auto column = [&](const char* name, const std::string& value, auto... all) {
-            if (!value.empty()) {
-                where += fmt::format(" AND {} = {}", name, param(value));
-                return;
-            }
-            std::string list;
-            for (const char* v : {to_string(all)...})
-                list += (list.empty() ? "'" : ",'") + std::string(v) + "'";
-            where += fmt::format(" AND {} IN ({})", name, list);
-        };
-        column("kind", q.kind, EventKind::Signal, EventKind::Ptrace, EventKind::ProcAccess,
-               EventKind::Fork, EventKind::Exec, EventKind::Exit);
-        column("action", q.action, Action::Allowed, Action::Audited, Action::Blocked,
-               Action::Killed);
-        column("relation", q.relation, Relation::SameContainer, Relation::SamePod,
-               Relation::HostToContainer, Relation::ContainerToHost, Relation::CrossPod,
-               Relation::Host, Relation::Unknown);
+    for (auto [name, value] : {std::pair{"kind", &q.kind}, std::pair{"action", &q.action},
+                               std::pair{"relation", &q.relation}})
+        if (!value->empty()) {
+            facet_args.push_back(*value);
+            facet_where += fmt::format(" AND {} = ?{}", name, facet_args.size());
+        }
+    if (!facet_where.empty()) {
+        auto facets = id_list("SELECT facet FROM facets WHERE 1" + facet_where, facet_args);
+        if (!facets.ok())
+            return facets.error();
+        if (facets->empty())
+            return std::vector<StoredEvent>{};
+        where += fmt::format(" AND facet IN ({})", *facets);
     }
     if (q.pid) {
         auto p = param(static_cast<int64_t>(*q.pid));
@@ -815,7 +988,9 @@ VerifyReport EventStore::verify() const {
         if (s.column_is_null(19))
             return fail(ChainBreak::EditedRow, id,
                         fmt::format("row {}'s event JSON is missing (deleted)", id));
-        if (hasher.hash(e.prev_hash, e.record) != e.hash)
+        const Sha256 expected = id >= chain->digest_from ? hasher.hash(e.prev_hash, e.record)
+                                                         : hasher.hash_v1(e.prev_hash, e.record);
+        if (expected != e.hash)
             return fail(ChainBreak::EditedRow, id,
                         fmt::format("row {} was edited: its content does not match its hash", id));
         if (e.prev_hash != prev)

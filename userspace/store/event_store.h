@@ -2,8 +2,8 @@
 // questions a responder asks (when, which pod, which container, which pid),
 // and hash-chained so that a deleted, edited or truncated history shows.
 //
-// Chain: row n's hash = SHA-256(row n-1's hash || canonical bytes of row n),
-// ids are contiguous. The single-row chain table records the head (last id
+// Chain: row n's hash = SHA-256(row n-1's hash || n || SHA-256(row n's
+// content)) (record.h), ids are contiguous. The single-row chain table records the head (last id
 // and hash, updated in the same transaction as the rows) and the anchor (the
 // id and hash of the last row pruned by rotation), so verify() starts from a
 // known hash after old rows were deleted and notices rows missing at the end.
@@ -13,11 +13,15 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +45,11 @@ struct StoreOptions {
     // synchronous=FULL: also survive power loss (NORMAL survives a crash).
     bool sync_full = false;
     int busy_timeout_ms = 5000;
+    // The WAL is copied into the database file (a checkpoint) once it holds
+    // this much, by a thread of the store's own, so that the writer only
+    // appends: the copy and its fsyncs run beside it. Should that thread
+    // fall behind by four times this, the writer checkpoints itself.
+    uint64_t checkpoint_bytes = 64ull << 20;
     // For a new file only. 16 KiB pages hold ten event JSONs where 4 KiB
     // ones hold two; 4 KiB suits a disk of a few hundred KiB.
     int page_size = 16384;
@@ -77,6 +86,9 @@ struct ChainState {
     int64_t anchor_id = 0; // last pruned row; the chain starts after it
     Sha256 anchor_hash{};
     uint64_t pruned = 0; // rows pruned by rotation so far
+    // Rows from this id on chain content digests (record.h); earlier ones,
+    // written by version 1, hash their bytes whole.
+    int64_t digest_from = 1;
 };
 
 enum class ChainBreak {
@@ -123,7 +135,8 @@ class EventStore {
     Result<PruneResult> prune(uint64_t now_ns);
     // Bytes in use (pages not on the free list).
     Result<uint64_t> used_bytes() const;
-    // Moves the WAL into the database file without waiting for readers, so
+    // Moves the WAL into the database file without waiting for readers (but
+    // after a background checkpoint in progress), so
     // that the next write reuses the WAL from its start instead of growing
     // it: what lets a store on a full disk write again once space returns.
     Status checkpoint();
@@ -140,11 +153,34 @@ class EventStore {
     Status init_schema();
     Status prepare_writes();
     Result<PruneResult> prune_rows(int64_t through_id);
+    // Writer's cache of a lookup table's rows, by key; `added` lists the
+    // entries of the open transaction, forgotten if it fails.
+    struct LookupCache {
+        std::unordered_map<std::string, int64_t> rows;
+        std::vector<std::string> added;
+        std::string key; // the key being looked up (reused: no allocation per event)
+    };
+    Result<int64_t> lookup_row(LookupCache& cache, sqlite::Stmt& find, sqlite::Stmt& insert,
+                               const std::function<void(sqlite::Stmt&)>& bind);
     // The identities row of a party (0: none), inserted when new.
     Result<int64_t> identity_of(const RecordParty& party);
+    // The facets row of a record whose parties are src and tgt.
+    Result<int64_t> facet_of(const StoreRecord& record, int64_t src, int64_t tgt);
+
+    // Background checkpoints (StoreOptions::checkpoint_bytes).
+    Status start_checkpointer();
+    void run_checkpointer();
+    static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
 
     StoreOptions options_;
     sqlite3* db_ = nullptr;
+    sqlite3* checkpoint_db_ = nullptr; // the checkpointer's connection
+    int checkpoint_frames_ = 0;        // checkpoint_bytes in WAL frames
+    std::thread checkpointer_;
+    std::mutex checkpoint_mu_;
+    std::condition_variable checkpoint_wake_;
+    bool checkpoint_requested_ = false;
+    bool checkpoint_stop_ = false;
     ChainHasher hasher_;
     sqlite::Stmt read_chain_;
     sqlite::Stmt insert_event_;
@@ -152,10 +188,10 @@ class EventStore {
     sqlite::Stmt update_head_;
     sqlite::Stmt find_identity_;
     sqlite::Stmt insert_identity_;
-    // Writer's cache of identities rows; entries added by a transaction that
-    // then failed are forgotten with it.
-    std::unordered_map<std::string, int64_t> identities_;
-    std::vector<std::string> identities_added_;
+    sqlite::Stmt find_facet_;
+    sqlite::Stmt insert_facet_;
+    LookupCache identities_;
+    LookupCache facets_;
 };
 
 } // namespace podguard

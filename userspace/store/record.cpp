@@ -66,20 +66,34 @@ StoreRecord make_record(const Event& e) {
         e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
     if (!lifecycle)
         r.target = party_of(e.target);
-    r.json.reserve(1024);
+    r.json.reserve(2048);
     append_event_json(e, r.json);
+    thread_local ChainHasher hasher;
+    r.digest = hasher.content_digest(r);
     return r;
 }
 
-void append_canonical_bytes(const StoreRecord& r, std::string& out) {
-    put_u64(out, static_cast<uint64_t>(r.id));
+namespace {
+
+// Content bytes up to the JSON's length prefix: every column but id and the
+// hashes. The JSON comes last, so the hasher feeds it from the record
+// instead of copying it.
+void append_content_head(const StoreRecord& r, std::string& out) {
     put_u64(out, r.time_ns);
     put_str(out, r.kind);
     put_str(out, r.action);
     put_str(out, r.relation);
     put_party(out, r.source);
     put_party(out, r.target);
-    put_str(out, r.json);
+    put_u32(out, static_cast<uint32_t>(r.json.size()));
+}
+
+} // namespace
+
+void append_canonical_bytes(const StoreRecord& r, std::string& out) {
+    put_u64(out, static_cast<uint64_t>(r.id));
+    append_content_head(r, out);
+    out.append(r.json);
 }
 
 ChainHasher::ChainHasher() {
@@ -94,17 +108,38 @@ ChainHasher::~ChainHasher() {
     EVP_MD_free(md_);
 }
 
-Sha256 ChainHasher::hash(const Sha256& prev, const StoreRecord& record) {
-    scratch_.clear();
-    scratch_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
-    append_canonical_bytes(record, scratch_);
+Sha256 ChainHasher::digest_of(std::string_view head, std::string_view tail) {
     Sha256 out{};
     unsigned int len = 0;
     if (!EVP_DigestInit_ex(ctx_, md_, nullptr) ||
-        !EVP_DigestUpdate(ctx_, scratch_.data(), scratch_.size()) ||
+        !EVP_DigestUpdate(ctx_, head.data(), head.size()) ||
+        !EVP_DigestUpdate(ctx_, tail.data(), tail.size()) ||
         !EVP_DigestFinal_ex(ctx_, out.data(), &len) || len != out.size())
         throw std::runtime_error("OpenSSL: SHA-256 failed");
     return out;
+}
+
+Sha256 ChainHasher::content_digest(const StoreRecord& record) {
+    scratch_.clear();
+    append_content_head(record, scratch_);
+    return digest_of(scratch_, record.json);
+}
+
+Sha256 ChainHasher::hash(const Sha256& prev, const StoreRecord& record) {
+    const Sha256 content = record.digest ? *record.digest : content_digest(record);
+    scratch_.clear();
+    scratch_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    put_u64(scratch_, static_cast<uint64_t>(record.id));
+    return digest_of(
+        scratch_, std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+}
+
+Sha256 ChainHasher::hash_v1(const Sha256& prev, const StoreRecord& record) {
+    scratch_.clear();
+    scratch_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    put_u64(scratch_, static_cast<uint64_t>(record.id));
+    append_content_head(record, scratch_);
+    return digest_of(scratch_, record.json);
 }
 
 std::string to_hex(const Sha256& hash) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,10 @@ struct StoreRecord {
     RecordParty source;
     RecordParty target;
     std::string json; // the event contract's JSON, as written to the stream
+    // SHA-256 of the content bytes, when make_record computed it (on the
+    // pipeline thread, so that the writer's chain step hashes 72 bytes
+    // instead of the whole event).
+    std::optional<Sha256> digest;
 };
 
 StoreRecord make_record(const Event& event);
@@ -46,18 +51,25 @@ StoreRecord make_record(const Event& event);
 // changing any column, or moving a value between columns, changes it.
 void append_canonical_bytes(const StoreRecord& record, std::string& out);
 
-// SHA-256 over prev || canonical bytes (OpenSSL EVP). One per thread: it
-// keeps a fetched digest and a context, which OpenSSL 3 makes costly to
-// create per record.
+// The chain (OpenSSL EVP). Row n's hash is
+//   SHA-256(row n-1's hash || id as 8 bytes big-endian || SHA-256(content)),
+// content being the canonical bytes without the id; rows written before
+// this construction (store version 1) hash prev || canonical bytes (v1).
+// One per thread: it keeps a fetched digest and a context, which OpenSSL 3
+// makes costly to create per record.
 class ChainHasher {
   public:
     ChainHasher();
     ~ChainHasher();
     ChainHasher(const ChainHasher&) = delete;
     ChainHasher& operator=(const ChainHasher&) = delete;
+    // Uses record.digest when set.
     Sha256 hash(const Sha256& prev, const StoreRecord& record);
+    Sha256 content_digest(const StoreRecord& record);
+    Sha256 hash_v1(const Sha256& prev, const StoreRecord& record);
 
   private:
+    Sha256 digest_of(std::string_view head, std::string_view tail);
     ::evp_md_st* md_ = nullptr;
     ::evp_md_ctx_st* ctx_ = nullptr;
     std::string scratch_;

@@ -1,0 +1,150 @@
+// What `podguard run --stacks` adds to each event: the CPU time of a watched
+// syscall that produces an event (open of another process' /proc/<pid>/environ)
+// with the agent running without and with --stacks, measured in the calling
+// thread (the BPF programs run there) and given as a ratio, and the
+// pipeline's cost of reading and symbolizing the stacks (the agent's own
+// CPU time per event).
+//   ./build/bench/podguard_bench_stack [iterations]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+double thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
+}
+
+// Best of five rounds: preemption by the agent or anything else on a shared
+// machine only ever adds.
+double ns_per_op(const std::function<void()>& op, int iterations) {
+    for (int i = 0; i < iterations / 10; ++i)
+        op();
+    double best = 1e18;
+    for (int round = 0; round < 5; ++round) {
+        double t0 = thread_cpu_ns();
+        for (int i = 0; i < iterations; ++i)
+            op();
+        best = std::min(best, (thread_cpu_ns() - t0) / iterations);
+    }
+    return best;
+}
+
+struct Agent {
+    pid_t pid = -1;
+    std::string err_path = "/tmp/podguard-bench-stack-agent.err";
+};
+
+Agent start_agent(const std::vector<std::string>& extra) {
+    Agent a;
+    const std::string ready = "/tmp/podguard-bench-stack.ready";
+    unlink(ready.c_str());
+    a.pid = fork();
+    if (a.pid == 0) {
+        int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        std::vector<std::string> args = {PODGUARD_BINARY, "run",           "--events",
+                                         "/dev/null",     "--ready-file",  ready,
+                                         "--no-store",    "--no-metadata", "--no-metrics"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::vector<char*> argv;
+        for (auto& s : args)
+            argv.push_back(s.data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    for (int i = 0; i < 300 && access(ready.c_str(), F_OK) != 0; ++i)
+        usleep(100000);
+    if (access(ready.c_str(), F_OK) != 0) {
+        std::fprintf(stderr, "agent did not become ready, see %s\n", a.err_path.c_str());
+        std::exit(1);
+    }
+    return a;
+}
+
+// utime + stime of a process, in ns.
+double process_cpu_ns(pid_t pid) {
+    FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (!f)
+        return 0;
+    char buf[1024] = {};
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    std::string s(buf, n);
+    size_t at = s.rfind(')'); // comm may hold spaces
+    unsigned long long utime = 0, stime = 0;
+    // Fields after comm start with state (3rd); utime and stime are 14th and 15th.
+    if (at == std::string::npos ||
+        std::sscanf(s.c_str() + at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                    &utime, &stime) != 2)
+        return 0;
+    return double(utime + stime) * 1e9 / double(sysconf(_SC_CLK_TCK));
+}
+
+void stop_agent(Agent& a) {
+    kill(a.pid, SIGTERM);
+    int status;
+    waitpid(a.pid, &status, 0);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const int iterations = argc > 1 ? std::atoi(argv[1]) : 20000;
+    // The target: another process, so that every open is an event.
+    pid_t target = fork();
+    if (target == 0) {
+        for (;;)
+            pause();
+    }
+    const std::string path = "/proc/" + std::to_string(target) + "/environ";
+    auto op = [&] {
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+    };
+    std::printf("open+close of %s, %d per round, best of 5 rounds (thread CPU time)\n",
+                path.c_str(), iterations);
+    const double bare = ns_per_op(op, iterations);
+    const double events = iterations / 10 + 5.0 * iterations;
+    Agent plain = start_agent({});
+    double cpu0 = process_cpu_ns(plain.pid);
+    const double without = ns_per_op(op, iterations);
+    usleep(300000); // the pipeline drains
+    const double agent_without = (process_cpu_ns(plain.pid) - cpu0) / events;
+    stop_agent(plain);
+    Agent stacks = start_agent({"--stacks"});
+    cpu0 = process_cpu_ns(stacks.pid);
+    const double with = ns_per_op(op, iterations);
+    usleep(300000);
+    const double agent_with = (process_cpu_ns(stacks.pid) - cpu0) / events;
+    stop_agent(stacks);
+    kill(target, SIGKILL);
+    waitpid(target, nullptr, 0);
+
+    std::printf("\n%-44s %12s\n", "", "ns/event");
+    std::printf("%-44s %12.0f\n", "no agent", bare);
+    std::printf("%-44s %12.0f\n", "agent", without);
+    std::printf("%-44s %12.0f\n", "agent --stacks", with);
+    std::printf("%-44s %12.0f\n", "--stacks adds (in the syscall)", with - without);
+    std::printf("%-44s %12.2fx\n", "agent --stacks / agent (syscall cost)", with / without);
+    std::printf("%-44s %12.2fx\n", "(agent --stacks - bare) / (agent - bare)",
+                (with - bare) / std::max(1.0, without - bare));
+    std::printf("%-44s %12.0f\n", "agent process CPU per event", agent_without);
+    std::printf("%-44s %12.0f\n", "agent process CPU per event, --stacks", agent_with);
+    std::printf("%-44s %12.2fx\n", "agent process: --stacks / without",
+                agent_with / std::max(1.0, agent_without));
+    return 0;
+}
