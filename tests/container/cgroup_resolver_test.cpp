@@ -209,22 +209,35 @@ TEST_F(CgroupResolverTest, ForgetsTheOldestRemovedCgroupsBeyondTheLimit) {
     EXPECT_EQ(kept, 1);
 }
 
-TEST_F(CgroupResolverTest, RescansAtMostOncePerInterval) {
+TEST_F(CgroupResolverTest, ANewCgroupIsFoundByItsIdWithoutWaitingForARescan) {
     CgroupResolver resolver(tree_.cgroup2_root());
     resolver.set_min_rescan_interval(std::chrono::hours(1));
     ASSERT_TRUE(resolver.rescan());
 
+    // A container started right after a walk: its first events must carry it.
     Result<std::string> later = tree_.make("late");
     ASSERT_TRUE(later) << later.error().message;
     const uint64_t late_id = id_of(*later);
-    EXPECT_EQ(resolver.path_of(late_id), std::nullopt) << "rescanned inside the interval";
+    EXPECT_EQ(resolver.path_of(late_id), *later);
+    CgroupResolver::Stats s = resolver.stats();
+    EXPECT_EQ(s.rescans, 1u) << "found from the id alone";
+    EXPECT_EQ(s.by_handle, 1u);
+    EXPECT_EQ(resolver.path_of(late_id), *later);
+    EXPECT_EQ(resolver.stats().hits, 1u) << "and cached";
+}
+
+TEST_F(CgroupResolverTest, UnknownIdsRescanAtMostOncePerInterval) {
+    CgroupResolver resolver(tree_.cgroup2_root());
+    resolver.set_min_rescan_interval(std::chrono::hours(1));
+    ASSERT_TRUE(resolver.rescan());
     EXPECT_EQ(resolver.path_of(0xdead0000beefULL), std::nullopt);
+    EXPECT_EQ(resolver.path_of(0xdead0000bef0ULL), std::nullopt);
     CgroupResolver::Stats s = resolver.stats();
     EXPECT_EQ(s.rescans, 1u);
     EXPECT_EQ(s.throttled, 2u);
 
     resolver.set_min_rescan_interval(std::chrono::nanoseconds(0));
-    EXPECT_EQ(resolver.path_of(late_id), *later);
+    EXPECT_EQ(resolver.path_of(0xdead0000beefULL), std::nullopt);
     EXPECT_EQ(resolver.stats().rescans, 2u);
 }
 

@@ -57,6 +57,38 @@ std::optional<uint64_t> handle_id_at(int dirfd, const char* name) {
     return std::nullopt;
 }
 
+// The path of one cgroup, below root, from its id alone: the id is a kernfs
+// file handle, so the kernel opens the directory without a walk. Empty when
+// the cgroup is gone (or handles are refused).
+std::optional<std::string> path_by_handle(const std::string& root, uint64_t id) {
+    int root_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return std::nullopt;
+    struct {
+        struct file_handle fh;
+        unsigned char bytes[sizeof(uint64_t)];
+    } h{};
+    h.fh.handle_bytes = sizeof(uint64_t);
+    h.fh.handle_type = 0xfe; // FILEID_KERNFS
+    std::memcpy(h.fh.f_handle, &id, sizeof id);
+    int fd = open_by_handle_at(root_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(root_fd);
+    if (fd < 0)
+        return std::nullopt;
+    char buf[4096];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf);
+    close(fd);
+    if (n <= 0 || size_t(n) >= sizeof buf)
+        return std::nullopt;
+    std::string full(buf, size_t(n));
+    if (full == root)
+        return std::string("/");
+    if (full.size() <= root.size() || full.compare(0, root.size(), root) != 0 ||
+        full[root.size()] != '/')
+        return std::nullopt;
+    return full.substr(root.size());
+}
+
 // Depth-first walk from dir_fd (owned); appends (id, path) of every cgroup below.
 void walk(int dir_fd, std::string& path, int depth,
           std::vector<std::pair<uint64_t, std::string>>& out) {
@@ -154,6 +186,17 @@ const CgroupResolver::Entry* CgroupResolver::find_locked(uint64_t id,
         return &it->second;
     }
     ++stats_.misses;
+    // A cgroup made since the last walk (a container just started: its first
+    // actions matter most) is found by its id, without waiting for a walk.
+    if (auto path = path_by_handle(root_, id)) {
+        ++stats_.by_handle;
+        Entry& e = entries_[id];
+        e.identity = parse_cgroup_path(*path);
+        e.path = std::move(*path);
+        e.seen_in_scan = scan_generation_;
+        e.removed = false;
+        return &e;
+    }
     if (!rescan_due_locked()) {
         ++stats_.throttled;
         return nullptr;

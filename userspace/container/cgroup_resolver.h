@@ -32,6 +32,7 @@ class CgroupResolver {
         uint64_t misses = 0;    // lookups not in the cache
         uint64_t rescans = 0;   // tree walks done
         uint64_t throttled = 0; // misses that did not rescan because one ran too recently
+        uint64_t by_handle = 0; // misses resolved from the id alone, without a walk
         size_t known = 0;       // cgroups in the cache (live and removed)
         size_t removed = 0;     // of which no longer exist
     };
