@@ -29,6 +29,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 
+#include "bench_timing.h"
 #include "enforce/policy_maps.h"
 #include "loader/bpf_objects.h"
 #include "policy/compiled.h"
@@ -38,13 +39,6 @@ namespace {
 
 using namespace podguard;
 using Clock = std::chrono::steady_clock;
-
-double ns_per_op(const std::function<void()>& op, int iterations) {
-    auto t0 = Clock::now();
-    for (int i = 0; i < iterations; ++i)
-        op();
-    return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / iterations;
-}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -286,11 +280,11 @@ int main() {
     std::vector<double> kill_none, kill_big, open_none, open_big;
     for (int round = 0; round < 40; ++round) {
         (void)maps.load(empty);
-        kill_none.push_back(ns_per_op(kill_op, n));
-        open_none.push_back(ns_per_op(open_op, n));
+        kill_none.push_back(bench::cpu_ns_per_op(kill_op, n));
+        open_none.push_back(bench::cpu_ns_per_op(open_op, n));
         (void)maps.load(big, [&] { return cgroups; });
-        kill_big.push_back(ns_per_op(kill_op, n));
-        open_big.push_back(ns_per_op(open_op, n));
+        kill_big.push_back(bench::cpu_ns_per_op(kill_op, n));
+        open_big.push_back(bench::cpu_ns_per_op(open_op, n));
     }
     stop = true;
     drain.join();

@@ -21,33 +21,14 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_timing.h"
 #include "floor.skel.h"
 
 namespace {
 
+namespace bench = podguard::bench;
+
 using Clock = std::chrono::steady_clock;
-
-double thread_cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-// CPU time of this thread (user + kernel), not wall time: time the loop
-// spends preempted by the agent or anything else on two cores is not the
-// syscall's cost.
-double ns_per_op(const std::function<void()>& op, int iterations) {
-    for (int i = 0; i < iterations / 10; ++i)
-        op();
-    double best = 1e18;
-    for (int round = 0; round < 5; ++round) {
-        double t0 = thread_cpu_ns();
-        for (int i = 0; i < iterations; ++i)
-            op();
-        best = std::min(best, (thread_cpu_ns() - t0) / iterations);
-    }
-    return best;
-}
 
 // GET /metrics from the agent and sum podguard_events_total for one kind.
 double events_counted(int port, const std::string& kind) {
@@ -222,8 +203,9 @@ int main() {
     };
     const int n = 200000;
     auto measure = [&] {
-        return std::vector<double>{ns_per_op(open_ordinary, n), ns_per_op(kill_self, n),
-                                   ns_per_op(open_proc, n / 4)};
+        return std::vector<double>{bench::best_cpu_ns_per_op(open_ordinary, n),
+                                   bench::best_cpu_ns_per_op(kill_self, n),
+                                   bench::best_cpu_ns_per_op(open_proc, n / 4)};
     };
     auto before = measure();
     floor_bpf* floor = floor_bpf__open_and_load();

@@ -18,28 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.h"
+
 namespace {
 
-double thread_cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
-}
-
-// Best of five rounds: preemption by the agent or anything else on a shared
-// machine only ever adds.
-double ns_per_op(const std::function<void()>& op, int iterations) {
-    for (int i = 0; i < iterations / 10; ++i)
-        op();
-    double best = 1e18;
-    for (int round = 0; round < 5; ++round) {
-        double t0 = thread_cpu_ns();
-        for (int i = 0; i < iterations; ++i)
-            op();
-        best = std::min(best, (thread_cpu_ns() - t0) / iterations);
-    }
-    return best;
-}
+namespace bench = podguard::bench;
 
 struct Agent {
     pid_t pid = -1;
@@ -117,17 +100,17 @@ int main(int argc, char** argv) {
     };
     std::printf("open+close of %s, %d per round, best of 5 rounds (thread CPU time)\n",
                 path.c_str(), iterations);
-    const double bare = ns_per_op(op, iterations);
+    const double bare = bench::best_cpu_ns_per_op(op, iterations);
     const double events = iterations / 10 + 5.0 * iterations;
     Agent plain = start_agent({});
     double cpu0 = process_cpu_ns(plain.pid);
-    const double without = ns_per_op(op, iterations);
+    const double without = bench::best_cpu_ns_per_op(op, iterations);
     usleep(300000); // the pipeline drains
     const double agent_without = (process_cpu_ns(plain.pid) - cpu0) / events;
     stop_agent(plain);
     Agent stacks = start_agent({"--stacks"});
     cpu0 = process_cpu_ns(stacks.pid);
-    const double with = ns_per_op(op, iterations);
+    const double with = bench::best_cpu_ns_per_op(op, iterations);
     usleep(300000);
     const double agent_with = (process_cpu_ns(stacks.pid) - cpu0) / events;
     stop_agent(stacks);
