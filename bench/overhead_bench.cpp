@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_agent.h"
 #include "bench_timing.h"
 #include "floor.skel.h"
 
@@ -73,53 +74,18 @@ int free_port() {
     return ntohs(addr.sin_port);
 }
 
-struct Agent {
-    pid_t pid = -1;
-    std::string err_path;
-};
+using bench::Agent;
+using bench::stop_agent;
 
+// With a metrics endpoint on a free port unless the caller names one.
 Agent start_agent(const std::vector<std::string>& extra = {}) {
-    Agent a;
-    a.err_path = "/tmp/podguard-bench-agent.err";
-    std::string ready = "/tmp/podguard-bench.ready";
-    unlink(ready.c_str());
-    a.pid = fork();
-    if (a.pid == 0) {
-        int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        std::vector<std::string> args = {PODGUARD_BINARY, "run", "--events",   "/dev/null",
-                                         "--ready-file",  ready, "--no-store", "--no-metadata"};
-        bool metrics = false;
-        for (const auto& e : extra)
-            metrics = metrics || e.rfind("--metrics-address", 0) == 0;
-        if (!metrics)
-            args.push_back("--metrics-address=127.0.0.1:0");
-        args.insert(args.end(), extra.begin(), extra.end());
-        std::vector<char*> argv;
-        for (auto& s : args)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    for (int i = 0; i < 300 && access(ready.c_str(), F_OK) != 0; ++i)
-        usleep(100000);
-    if (access(ready.c_str(), F_OK) != 0) {
-        fprintf(stderr, "agent did not become ready, see %s\n", a.err_path.c_str());
-        exit(1);
-    }
-    return a;
-}
-
-// Stops the agent and returns its stderr (which ends with its delivery summary).
-std::string stop_agent(Agent& a) {
-    kill(a.pid, SIGTERM);
-    int status;
-    waitpid(a.pid, &status, 0);
-    std::ifstream in(a.err_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::vector<std::string> args = extra;
+    bool metrics = false;
+    for (const auto& e : extra)
+        metrics = metrics || e.rfind("--metrics-address", 0) == 0;
+    if (!metrics)
+        args.push_back("--metrics-address=127.0.0.1:0");
+    return bench::start_agent("overhead", args);
 }
 
 uint64_t summary_number(const std::string& log, const std::string& label) {

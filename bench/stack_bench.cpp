@@ -18,44 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_agent.h"
 #include "bench_timing.h"
 
 namespace {
 
 namespace bench = podguard::bench;
-
-struct Agent {
-    pid_t pid = -1;
-    std::string err_path = "/tmp/podguard-bench-stack-agent.err";
-};
-
-Agent start_agent(const std::vector<std::string>& extra) {
-    Agent a;
-    const std::string ready = "/tmp/podguard-bench-stack.ready";
-    unlink(ready.c_str());
-    a.pid = fork();
-    if (a.pid == 0) {
-        int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        std::vector<std::string> args = {PODGUARD_BINARY, "run",           "--events",
-                                         "/dev/null",     "--ready-file",  ready,
-                                         "--no-store",    "--no-metadata", "--no-metrics"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        std::vector<char*> argv;
-        for (auto& s : args)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    for (int i = 0; i < 300 && access(ready.c_str(), F_OK) != 0; ++i)
-        usleep(100000);
-    if (access(ready.c_str(), F_OK) != 0) {
-        std::fprintf(stderr, "agent did not become ready, see %s\n", a.err_path.c_str());
-        std::exit(1);
-    }
-    return a;
-}
 
 // utime + stime of a process, in ns.
 double process_cpu_ns(pid_t pid) {
@@ -74,12 +42,6 @@ double process_cpu_ns(pid_t pid) {
                     &utime, &stime) != 2)
         return 0;
     return double(utime + stime) * 1e9 / double(sysconf(_SC_CLK_TCK));
-}
-
-void stop_agent(Agent& a) {
-    kill(a.pid, SIGTERM);
-    int status;
-    waitpid(a.pid, &status, 0);
 }
 
 } // namespace
@@ -102,18 +64,18 @@ int main(int argc, char** argv) {
                 path.c_str(), iterations);
     const double bare = bench::best_cpu_ns_per_op(op, iterations);
     const double events = iterations / 10 + 5.0 * iterations;
-    Agent plain = start_agent({});
+    bench::Agent plain = bench::start_agent("stack", {"--no-metrics"});
     double cpu0 = process_cpu_ns(plain.pid);
     const double without = bench::best_cpu_ns_per_op(op, iterations);
     usleep(300000); // the pipeline drains
     const double agent_without = (process_cpu_ns(plain.pid) - cpu0) / events;
-    stop_agent(plain);
-    Agent stacks = start_agent({"--stacks"});
+    bench::stop_agent(plain);
+    bench::Agent stacks = bench::start_agent("stack", {"--no-metrics", "--stacks"});
     cpu0 = process_cpu_ns(stacks.pid);
     const double with = bench::best_cpu_ns_per_op(op, iterations);
     usleep(300000);
     const double agent_with = (process_cpu_ns(stacks.pid) - cpu0) / events;
-    stop_agent(stacks);
+    bench::stop_agent(stacks);
     kill(target, SIGKILL);
     waitpid(target, nullptr, 0);
 
