@@ -37,12 +37,16 @@ std::string unescape_mountinfo(std::string_view s) {
 }
 
 // cgroupfs encodes a kernfs node id as an 8-byte handle (FILEID_KERNFS): exactly
-// the id BPF sees. st_ino is the same number on 64-bit kernels; it is the fallback.
+// the id BPF sees, both ways (name_to_handle_at, open_by_handle_at).
+struct KernfsHandle {
+    struct file_handle fh;
+    unsigned char bytes[sizeof(uint64_t)];
+};
+constexpr int kFileIdKernfs = 0xfe;
+
+// st_ino is the same number on 64-bit kernels; it is the fallback.
 std::optional<uint64_t> handle_id_at(int dirfd, const char* name) {
-    struct {
-        struct file_handle fh;
-        unsigned char bytes[sizeof(uint64_t)];
-    } h{};
+    KernfsHandle h{};
     h.fh.handle_bytes = sizeof(uint64_t);
     int mount_id = 0;
     if (name_to_handle_at(dirfd, name, &h.fh, &mount_id, 0) == 0 &&
@@ -64,12 +68,9 @@ std::optional<std::string> path_by_handle(const std::string& root, uint64_t id) 
     int root_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
         return std::nullopt;
-    struct {
-        struct file_handle fh;
-        unsigned char bytes[sizeof(uint64_t)];
-    } h{};
+    KernfsHandle h{};
     h.fh.handle_bytes = sizeof(uint64_t);
-    h.fh.handle_type = 0xfe; // FILEID_KERNFS
+    h.fh.handle_type = kFileIdKernfs;
     std::memcpy(h.fh.f_handle, &id, sizeof id);
     int fd = open_by_handle_at(root_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     close(root_fd);
