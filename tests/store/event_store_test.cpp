@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -383,6 +384,29 @@ TEST(EventStore, VerifyFindsDeletedTailRows) {
     EXPECT_EQ(r.broken_id, 1);
 }
 
+namespace {
+
+// Opens a store the OS truncated and verifies it. SQLite may refuse the file
+// outright; either way the answer must name the truncation. The report, when
+// the store opened.
+std::optional<VerifyReport> verify_truncated(const std::string& path) {
+    StoreOptions ro;
+    ro.read_only = true;
+    ro.path = path;
+    auto store = EventStore::open(ro);
+    if (!store.ok()) {
+        EXPECT_NE(store.error().message.find("the file was truncated"), std::string::npos)
+            << store.error().message;
+        return std::nullopt;
+    }
+    VerifyReport r = (*store)->verify();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.what, ChainBreak::Truncated) << describe(r);
+    return r;
+}
+
+} // namespace
+
 TEST(EventStore, VerifyFindsAFileTruncatedByTheOs) {
     TempDir dir;
     auto path = dir.file("events.db");
@@ -392,20 +416,10 @@ TEST(EventStore, VerifyFindsAFileTruncatedByTheOs) {
     ASSERT_GT(st.st_size, 1 << 20);
     ASSERT_EQ(truncate(path.c_str(), st.st_size / 2), 0);
 
-    StoreOptions ro;
-    ro.read_only = true;
-    ro.path = path;
-    // SQLite may refuse the file outright; either way the answer names it.
-    auto store = EventStore::open(ro);
-    if (!store.ok()) {
-        EXPECT_NE(store.error().message.find("the file was truncated"), std::string::npos)
-            << store.error().message;
-        return;
+    std::optional<VerifyReport> r = verify_truncated(path);
+    if (r) {
+        EXPECT_NE(r->detail.find("truncated"), std::string::npos) << r->detail;
     }
-    VerifyReport r = (*store)->verify();
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.what, ChainBreak::Truncated) << describe(r);
-    EXPECT_NE(r.detail.find("truncated"), std::string::npos) << r.detail;
 }
 
 TEST(EventStore, VerifyFindsAFileTruncatedByTheOsBeyondTheSchema) {
@@ -415,18 +429,7 @@ TEST(EventStore, VerifyFindsAFileTruncatedByTheOsBeyondTheSchema) {
     struct stat st {};
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     ASSERT_EQ(truncate(path.c_str(), st.st_size - 64 * 1024), 0); // the last pages
-    StoreOptions ro;
-    ro.read_only = true;
-    ro.path = path;
-    auto store = EventStore::open(ro);
-    if (!store.ok()) {
-        EXPECT_NE(store.error().message.find("the file was truncated"), std::string::npos)
-            << store.error().message;
-        return;
-    }
-    VerifyReport r = (*store)->verify();
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.what, ChainBreak::Truncated) << describe(r);
+    verify_truncated(path);
 }
 
 TEST(EventStore, RestartResumesTheChain) {
