@@ -103,11 +103,15 @@ static __always_inline __u32 pg_event_size(__u16 kind)
 	}
 }
 
-/* Waking the reader costs the producer about a microsecond. Wake it for
- * the first event after a quiet spell, and then at most every
- * PG_WAKEUP_INTERVAL_NS per CPU or when data piles up; the reader's own poll
- * timeout picks up the rest. */
+/* Waking the reader costs the producer about a microsecond (an interrupt
+ * raised through the APIC). Wake it for the first event after a quiet spell,
+ * and then at most every PG_WAKEUP_INTERVAL_NS per CPU; the reader's own poll
+ * timeout picks up the rest. When data piles up, wake it sooner, but still
+ * at most every PG_WAKEUP_PILEUP_NS: a woken reader drains everything there
+ * is, and forcing a wakeup for every event while it does so cost a /proc
+ * open 3.5% of its time. */
 #define PG_WAKEUP_INTERVAL_NS (5 * 1000 * 1000)
+#define PG_WAKEUP_PILEUP_NS (100 * 1000)
 #define PG_WAKEUP_BYTES (256 * 1024)
 
 struct {
@@ -121,11 +125,14 @@ static __always_inline __u64 pg_wakeup_flag(__u64 now)
 {
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&pg_last_wakeup, &zero);
+	__u64 since;
 
 	if (!last)
 		return 0;
-	if (now - *last >= PG_WAKEUP_INTERVAL_NS ||
-	    bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= PG_WAKEUP_BYTES) {
+	since = now - *last;
+	if (since >= PG_WAKEUP_INTERVAL_NS ||
+	    (since >= PG_WAKEUP_PILEUP_NS &&
+	     bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= PG_WAKEUP_BYTES)) {
 		*last = now;
 		return BPF_RB_FORCE_WAKEUP;
 	}
