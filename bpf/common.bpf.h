@@ -168,16 +168,29 @@ static __always_inline void pg_submit(union pg_any_event *ev)
 
 /* ---- task identity ---------------------------------------------------- */
 
+/* A field chain read with a helper call per pointer (BPF_CORE_READ), for
+ * any task, or as direct loads through the current task's BTF pointer: the
+ * verifier makes those plain memory reads that cannot fault, and an event
+ * filled its source with about twenty helper calls before. */
+#define PG_READ_PROBED(src, ...) BPF_CORE_READ(src, __VA_ARGS__)
+#define PG_READ_BTF(src, ...) ___arrow(src, __VA_ARGS__)
+
+static __always_inline struct upid pg_upid_at(struct pid *pid, unsigned int lvl)
+{
+	struct upid up = {};
+
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[lvl]);
+	return up;
+}
+
 static __always_inline struct upid pg_task_upid(struct task_struct *task, unsigned int *level)
 {
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
 	unsigned int lvl = BPF_CORE_READ(pid, level);
-	struct upid up = {};
 
 	if (level)
 		*level = lvl;
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[lvl]);
-	return up;
+	return pg_upid_at(pid, lvl);
 }
 
 /* Pid namespace a task's pids are interpreted in (its innermost one). */
@@ -188,34 +201,53 @@ static __always_inline __u32 pg_task_pidns(struct task_struct *task)
 	return BPF_CORE_READ(up.ns, ns.inum);
 }
 
+static __always_inline __u32 pg_current_pidns(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pid *pid = task->thread_pid;
+	struct upid up = pg_upid_at(pid, pid->level);
+
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
 static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 }
 
+/* One list of what a pg_task holds, for both ways of reading a task. */
+#define PG_FILL_TASK(t, task, RD)                                                                  \
+	do {                                                                                       \
+		struct task_struct *leader_ = RD(task, group_leader);                              \
+		struct pid *pid_ = RD(task, thread_pid);                                           \
+		struct pid *lpid_ = RD(leader_, thread_pid);                                       \
+		struct upid up_ = pg_upid_at(pid_, RD(pid_, level));                               \
+		struct upid lup_ = pg_upid_at(lpid_, RD(lpid_, level));                            \
+                                                                                                   \
+		(t)->tid = RD(task, pid);                                                          \
+		(t)->pid = RD(task, tgid);                                                         \
+		(t)->ns_tid = up_.nr;                                                              \
+		(t)->ns_pid = lup_.nr;                                                             \
+		(t)->pidns = BPF_CORE_READ(up_.ns, ns.inum);                                       \
+		(t)->mntns = RD(task, nsproxy, mnt_ns, ns.inum);                                   \
+		(t)->uid = RD(task, real_cred, uid.val);                                           \
+		(t)->euid = RD(task, cred, euid.val);                                              \
+		(t)->start_ns = RD(leader_, start_boottime);                                       \
+		(t)->ppid = RD(task, real_parent, tgid);                                           \
+		bpf_probe_read_kernel_str((t)->comm, sizeof((t)->comm), &leader_->comm);           \
+	} while (0)
+
 static __always_inline void pg_fill_task(struct pg_task *t, struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	struct upid up = pg_task_upid(task, 0);
-	struct upid lup = pg_task_upid(leader, 0);
-
-	t->tid = BPF_CORE_READ(task, pid);
-	t->pid = BPF_CORE_READ(task, tgid);
-	t->ns_tid = up.nr;
-	t->ns_pid = lup.nr;
-	t->pidns = BPF_CORE_READ(up.ns, ns.inum);
-	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	t->uid = BPF_CORE_READ(task, real_cred, uid.val);
-	t->euid = BPF_CORE_READ(task, cred, euid.val);
+	PG_FILL_TASK(t, task, PG_READ_PROBED);
 	t->cgroup_id = pg_task_cgroup_id(task);
-	t->start_ns = BPF_CORE_READ(leader, start_boottime);
-	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &leader->comm);
 }
 
 static __always_inline void pg_fill_current(struct pg_task *t)
 {
-	pg_fill_task(t, (struct task_struct *)bpf_get_current_task());
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	PG_FILL_TASK(t, task, PG_READ_BTF);
 	t->cgroup_id = bpf_get_current_cgroup_id();
 }
 

@@ -417,7 +417,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	p->dirfd = dirfd;
 	p->path_len = n - 1;
 	if (!pidns)
-		pidns = pg_task_pidns((struct task_struct *)bpf_get_current_task());
+		pidns = pg_current_pidns();
 	if (st->tok[1] == PG_TOK_SELF && !is_tid) {
 		/* Only reached with report_self: the caller is the target. */
 		pg_fill_current(&p->source);

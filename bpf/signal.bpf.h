@@ -30,8 +30,7 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 	 * (kill(getpid(), 0) liveness checks, raise()) is common and not
 	 * reported, so it should cost no more than this lookup. */
 	if (syscall != PG_SYS_PIDFD_SEND_SIGNAL) {
-		resolved = pg_resolve_pid(pg_task_pidns((struct task_struct *)bpf_get_current_task()),
-					  who, &pv);
+		resolved = pg_resolve_pid(pg_current_pidns(), who, &pv);
 		if (resolved && !pg_report_self && pg_is_current_process(&pv))
 			return;
 	}
