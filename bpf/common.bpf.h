@@ -32,7 +32,11 @@ struct {
 } pg_lost SEC(".maps");
 
 /* A syscall between its entry and exit tracepoints, keyed by tid. The value
- * is the event itself, so the exit hook only sets the result and copies it. */
+ * is the event itself, so the exit hook only sets the result and copies it.
+ * Most live in pg_inflight_slots, an array indexed by the tid's low bits: no
+ * hashing and no bucket lock (which disables interrupts, dear in a VM: the
+ * hash cost a /proc open about 4% of its time). A tid whose slot another tid
+ * holds goes to the pg_inflight hash instead. */
 union pg_any_event {
 	struct pg_header hdr;
 	struct pg_signal_event signal;
@@ -41,9 +45,23 @@ union pg_any_event {
 	struct pg_process_event process;
 };
 
+struct pg_inflight_slot {
+	/* Owner; 0: free (tid 0 is the idle task, never in a syscall). 64 bits:
+	 * what compare-and-swap takes below BPF ISA v3. */
+	__u64 tid;
+	union pg_any_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PG_INFLIGHT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pg_inflight_slot);
+} pg_inflight_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, union pg_any_event);
 } pg_inflight SEC(".maps");
@@ -234,13 +252,13 @@ static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
 		(t)->euid = RD(task, cred, euid.val);                                              \
 		(t)->start_ns = RD(leader_, start_boottime);                                       \
 		(t)->ppid = RD(task, real_parent, tgid);                                           \
+		(t)->cgroup_id = RD(task, cgroups, dfl_cgrp, kn, id);                              \
 		bpf_probe_read_kernel_str((t)->comm, sizeof((t)->comm), &leader_->comm);           \
 	} while (0)
 
 static __always_inline void pg_fill_task(struct pg_task *t, struct task_struct *task)
 {
 	PG_FILL_TASK(t, task, PG_READ_PROBED);
-	t->cgroup_id = pg_task_cgroup_id(task);
 }
 
 static __always_inline void pg_fill_current(struct pg_task *t)
@@ -248,7 +266,6 @@ static __always_inline void pg_fill_current(struct pg_task *t)
 	struct task_struct *task = bpf_get_current_task_btf();
 
 	PG_FILL_TASK(t, task, PG_READ_BTF);
-	t->cgroup_id = bpf_get_current_cgroup_id();
 }
 
 /* Resolve a pid the caller named, as seen from the caller's pid namespace,
@@ -295,9 +312,12 @@ static __always_inline int pg_is_current_process(const struct pg_pid_value *pv)
 
 /* How many remembered syscalls each tid slot holds. Every syscall exit
  * passes through here; an inlined array load lets the exits with nothing
- * remembered (nearly all of them) skip the hash lookup. Slots are shared by
- * tids equal modulo the size, which only costs those an extra lookup. */
+ * remembered (nearly all of them) skip any lookup. Slots are shared by tids
+ * equal modulo the size, which only costs those an extra lookup. Events kept
+ * in the pg_inflight hash count PG_PENDING_HASHED each, so that a lookup can
+ * tell when the hash has nothing to look for. */
 #define PG_PENDING_SLOTS 65536
+#define PG_PENDING_HASHED (1u << 16)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -328,21 +348,54 @@ static __always_inline void pg_refresh_proc(struct task_struct *task)
 		pg_count_lost(PG_EV_FORK, PG_LOST_PROC_MAP_FULL);
 }
 
+static __always_inline struct pg_inflight_slot *pg_inflight_slot(__u32 tid)
+{
+	__u32 slot = tid & (PG_INFLIGHT_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&pg_inflight_slots, &slot);
+}
+
 /* Remember a syscall until its exit; the scratch event becomes the value. */
 static __always_inline void pg_inflight_store(union pg_any_event *ev)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 *pending;
+	struct pg_inflight_slot *s = pg_inflight_slot(tid);
+	__u32 *pending = pg_pending_slot(tid);
 
+	if (s) {
+		if (s->tid == tid) {
+			/* A leftover of this tid (an exit we never saw): replace it. */
+			s->ev = *ev;
+			return;
+		}
+		if (s->tid == 0 && __sync_val_compare_and_swap(&s->tid, 0, (__u64)tid) == 0) {
+			s->ev = *ev;
+			if (pending)
+				__sync_fetch_and_add(pending, 1);
+			return;
+		}
+	}
 	if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_NOEXIST)) {
-		/* A leftover of this tid (an exit we never saw): replace it. */
 		if (bpf_map_update_elem(&pg_inflight, &tid, ev, BPF_ANY))
 			pg_count_lost(ev->hdr.kind, PG_LOST_INFLIGHT_FULL);
 		return;
 	}
-	pending = pg_pending_slot(tid);
 	if (pending)
-		__sync_fetch_and_add(pending, 1);
+		__sync_fetch_and_add(pending, PG_PENDING_HASHED);
+}
+
+/* The remembered event of a tid, or NULL. */
+static __always_inline union pg_any_event *pg_inflight_lookup(__u32 tid)
+{
+	struct pg_inflight_slot *s = pg_inflight_slot(tid);
+	__u32 *pending;
+
+	if (s && s->tid == tid)
+		return &s->ev;
+	pending = pg_pending_slot(tid);
+	if (!pending || *pending < PG_PENDING_HASHED)
+		return 0;
+	return bpf_map_lookup_elem(&pg_inflight, &tid);
 }
 
 /* For exits that must run without a remembered event (identity changes). */
@@ -350,7 +403,7 @@ static __always_inline void pg_pending_add(__u32 tid, int delta)
 {
 	__u32 *pending = pg_pending_slot(tid);
 
-	if (pending && (delta > 0 || *pending))
+	if (pending && (delta > 0 || (*pending & (PG_PENDING_HASHED - 1))))
 		__sync_fetch_and_add(pending, delta);
 }
 
@@ -363,13 +416,17 @@ static __always_inline int pg_maybe_pending(__u32 tid)
 
 static __always_inline void pg_inflight_forget(__u32 tid)
 {
+	struct pg_inflight_slot *s = pg_inflight_slot(tid);
 	__u32 *pending;
 
-	if (bpf_map_delete_elem(&pg_inflight, &tid))
+	if (s && s->tid == tid) {
+		s->tid = 0;
+		pg_pending_add(tid, -1);
 		return;
+	}
 	pending = pg_pending_slot(tid);
-	if (pending && *pending)
-		__sync_fetch_and_add(pending, -1);
+	if (pending && *pending >= PG_PENDING_HASHED && !bpf_map_delete_elem(&pg_inflight, &tid))
+		__sync_fetch_and_add(pending, -PG_PENDING_HASHED);
 }
 
 /* At syscall exit: set the result and send the remembered event. */
@@ -380,7 +437,7 @@ static __always_inline void pg_inflight_finish(long ret)
 
 	if (!pg_maybe_pending(tid))
 		return;
-	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	ev = pg_inflight_lookup(tid);
 	if (!ev)
 		return;
 	ev->hdr.result = ret;

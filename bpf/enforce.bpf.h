@@ -286,7 +286,7 @@ static __always_inline void pg_enforce_exit(long ret)
 	if (!cfg || cfg->mode != PG_ENFORCE_LSM)
 		return;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	ev = pg_inflight_lookup(tid);
 	if (!ev || ev->hdr.action != PG_ACT_BLOCKED || (ev->hdr.pad0 & PG_INT_LSM) || ret < 0)
 		return;
 	bpf_send_signal(PG_SIGKILL);
@@ -331,7 +331,7 @@ static __always_inline union pg_any_event *pg_current_inflight(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	return bpf_map_lookup_elem(&pg_inflight, &tid);
+	return pg_inflight_lookup(tid);
 }
 
 SEC("lsm/task_kill")

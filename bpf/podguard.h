@@ -18,6 +18,9 @@
 #define PG_PATH_LEN 256
 #define PG_ARGS_LEN 256
 #define PG_MAX_PID_LEVELS 4
+/* Syscalls between entry and exit are kept in an array indexed by the tid's
+ * low bits; a tid whose slot is taken goes to a hash (tests aim at both). */
+#define PG_INFLIGHT_SLOTS 8192
 
 enum pg_event_kind {
 	PG_EV_SIGNAL = 1,

@@ -61,7 +61,7 @@ static __always_inline int pg_signal_exit(long ret)
 
 	if (!pg_maybe_pending(tid))
 		return 0;
-	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	ev = pg_inflight_lookup(tid);
 	if (!ev || ev->hdr.kind != PG_EV_SIGNAL)
 		return 0;
 	/* The target may only have become known at signal_generate. */
@@ -80,7 +80,7 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-	union pg_any_event *ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	union pg_any_event *ev = pg_inflight_lookup(tid);
 	union pg_any_event *out;
 
 	if (ev) {

@@ -49,7 +49,7 @@ static __always_inline void pg_stack_capture(void *ctx)
 	tid = (__u32)bpf_get_current_pid_tgid();
 	if (!pg_maybe_pending(tid))
 		return;
-	ev = bpf_map_lookup_elem(&pg_inflight, &tid);
+	ev = pg_inflight_lookup(tid);
 	if (!ev || (ev->hdr.flags & PG_F_STACKS))
 		return;
 	pg_stack_fill(ctx, &ev->hdr);

@@ -38,9 +38,9 @@ bool power_of_two(uint32_t v) {
 // Maps whose contents outlive a daemon: events in flight, the process cache,
 // the policy. Per-CPU scratch space is not worth carrying over.
 constexpr const char* kPinnedMaps[] = {
-    "pg_events",     "pg_lost",         "pg_inflight",       "pg_pids",
-    "pg_procs",      "pg_proc_names",   "pg_enforce_config", "pg_policy_gens",
-    "pg_policy_ops", "pg_policy_rules", "pg_cgroups",
+    "pg_events",      "pg_lost",       "pg_inflight",     "pg_inflight_slots",
+    "pg_pids",        "pg_procs",      "pg_proc_names",   "pg_enforce_config",
+    "pg_policy_gens", "pg_policy_ops", "pg_policy_rules", "pg_cgroups",
 };
 constexpr const char* kLinkPrefix = "link_";
 
