@@ -232,14 +232,55 @@ Status BpfObjects::pin_after_attach() {
     return {};
 }
 
+namespace {
+
+// The program a pinned link runs, or 0.
+uint32_t pinned_link_prog_id(const std::string& path) {
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0)
+        return 0;
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.prog_id : 0;
+    close(fd);
+    return id;
+}
+
+bool prog_loaded(uint32_t id) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+        return errno != ENOENT;
+    close(fd);
+    return true;
+}
+
+} // namespace
+
 Status remove_pinned_state(const std::string& pin_dir) {
+    std::vector<uint32_t> progs;
     for (const auto& name : list_dir(pin_dir)) {
         std::string path = pin_dir + "/" + name;
+        if (name.rfind(kLinkPrefix, 0) == 0)
+            if (uint32_t id = pinned_link_prog_id(path))
+                progs.push_back(id);
         if (unlink(path.c_str()) != 0 && errno != ENOENT)
             return make_error("cannot unpin " + path + ": " + strerror(errno));
     }
     if (rmdir(pin_dir.c_str()) != 0 && errno != ENOENT)
         return make_error("cannot remove " + pin_dir + ": " + strerror(errno));
+    // The kernel releases an unpinned link from a workqueue, so its hook
+    // can still run for a few milliseconds after unlink() returned. Return
+    // once the programs are gone, so that "unpinned" means "detached"; a
+    // program something else still holds (a running daemon) is waited for
+    // only a second.
+    for (int waited_ms = 0; waited_ms < 1000; ++waited_ms) {
+        bool any = false;
+        for (uint32_t id : progs)
+            any = any || prog_loaded(id);
+        if (!any)
+            break;
+        usleep(1000);
+    }
     return {};
 }
 
