@@ -16,7 +16,11 @@
 #include "stack.bpf.h"
 
 #if defined(__TARGET_ARCH_x86)
-#define PG_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+/* regs: the task's typed registers (pg_syscall_regs), read with plain loads. */
+#define PG_SYSCALL_NR(regs) ((regs)->orig_ax)
+#define PG_REG_ARG1(regs) ((regs)->di)
+#define PG_REG_ARG2(regs) ((regs)->si)
+#define PG_REG_ARG3(regs) ((regs)->dx)
 #define PG_NR_OPEN 2
 #define PG_NR_STAT 4
 #define PG_NR_LSTAT 6
@@ -45,7 +49,11 @@
 #define PG_NR_SETNS 308
 #elif defined(__TARGET_ARCH_arm64)
 /* The generic syscall table: no open/stat/lstat/access/readlink. */
-#define PG_SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define PG_SYSCALL_NR(regs) ((regs)->syscallno)
+/* The first argument's register is the return value's by now: orig_x0. */
+#define PG_REG_ARG1(regs) ((regs)->orig_x0)
+#define PG_REG_ARG2(regs) ((regs)->regs[1])
+#define PG_REG_ARG3(regs) ((regs)->regs[2])
 #define PG_NR_OPEN -2
 #define PG_NR_STAT -4
 #define PG_NR_LSTAT -6
@@ -81,9 +89,9 @@
 #define PG_NR_FACCESSAT2 439
 
 #define PG_ARG0(regs) 0
-#define PG_ARG1(regs) PT_REGS_PARM1_CORE_SYSCALL(regs)
-#define PG_ARG2(regs) PT_REGS_PARM2_CORE_SYSCALL(regs)
-#define PG_ARG3(regs) PT_REGS_PARM3_CORE_SYSCALL(regs)
+#define PG_ARG1(regs) PG_REG_ARG1(regs)
+#define PG_ARG2(regs) PG_REG_ARG2(regs)
+#define PG_ARG3(regs) PG_REG_ARG3(regs)
 #define PG_DIRFD0(regs) PG_AT_FDCWD
 #define PG_DIRFD1(regs) PG_ARG1(regs)
 
@@ -126,23 +134,36 @@
 
 #define PG_SIGNAL_ENTER(name, pid, tid, sig)                                                       \
 	case PG_NR_##name:                                                                         \
+		regs = pg_syscall_regs();                                                          \
 		pg_signal_enter(PG_SYS_##name, PG_ARG##pid(regs), PG_ARG##tid(regs),               \
 				PG_ARG##sig(regs));                                                \
 		break;
 #define PG_PTRACE_ENTER(name, request, pid)                                                        \
 	case PG_NR_##name:                                                                         \
+		regs = pg_syscall_regs();                                                          \
 		pg_ptrace_enter(PG_SYS_##name, PG_ARG##request(regs), PG_ARG##pid(regs));          \
 		break;
 #define PG_PATH_ENTER(name, dirfd, path)                                                           \
 	case PG_NR_##name:                                                                         \
+		regs = pg_syscall_regs();                                                          \
 		pg_proc_enter(PG_SYS_##name, PG_DIRFD##dirfd(regs), (const char *)PG_ARG##path(regs), \
 			      0);                                                                  \
 		break;
 #define PG_CASE(name, ...) case PG_NR_##name:
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
+/* The registers the raw tracepoint passes, as the current task's typed
+ * pt_regs: the arguments are then plain loads, where the untyped pointer
+ * costs a probe read (a helper call) each. Taken only for watched syscalls. */
+static __always_inline struct pt_regs *pg_syscall_regs(void)
 {
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(pg_sys_enter, struct pt_regs *raw_regs, long id)
+{
+	struct pt_regs *regs;
+
 	switch (id) {
 	PG_SIGNAL_SYSCALLS(PG_SIGNAL_ENTER)
 	PG_PTRACE_SYSCALLS(PG_PTRACE_ENTER)
@@ -158,14 +179,14 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long id)
 }
 
 SEC("raw_tp/sys_exit")
-int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
+int BPF_PROG(pg_sys_exit, struct pt_regs *raw_regs, long ret)
 {
 	long id;
 
 	/* Checked before the syscall number: reading it is a probe read. */
 	if (!pg_maybe_pending((__u32)bpf_get_current_pid_tgid()))
 		return 0;
-	id = PG_SYSCALL_NR(regs);
+	id = PG_SYSCALL_NR(pg_syscall_regs());
 	switch (id) {
 	PG_SIGNAL_SYSCALLS(PG_CASE)
 		pg_enforce_exit(ret);
