@@ -212,6 +212,58 @@ static long pg_path_step(__u32 chunk, struct pg_loop_ctx *ctx)
 	return 0;
 }
 
+/* The form nearly every access has: "/proc/<pid>/<entry>", the entry last
+ * or a magic link (root, cwd, exe) that ends what procfs resolves. Parsed
+ * here in one unrolled pass over the copied path, the general parser's
+ * copies and bpf_loop steps skipped. Any other form ("//", ".", "..",
+ * "self", "task/<tid>", a pid with a leading zero, more components after a
+ * plain entry) returns 0 and goes to the general parser, which gives the
+ * same answer for the forms accepted here. */
+#define PG_SIMPLE_PID_DIGITS 10
+#define PG_SIMPLE_NAME_LEN 24
+
+static __always_inline __u32 pg_parse_simple(const char *path, __s32 *pid)
+{
+	__u64 hash = PG_FNV_OFFSET;
+	__u32 num = 0, i = 6, entry;
+	char c;
+
+	if (path[0] != '/' || path[1] != 'p' || path[2] != 'r' || path[3] != 'o' ||
+	    path[4] != 'c' || path[5] != '/' || path[6] < '1' || path[6] > '9')
+		return 0;
+#pragma unroll
+	for (int k = 0; k < PG_SIMPLE_PID_DIGITS; k++) {
+		c = path[6 + k];
+		if (c < '0' || c > '9')
+			break;
+		num = num * 10 + (c - '0');
+		i++;
+	}
+	if (path[i & (PG_PATH_LEN - 1)] != '/')
+		return 0;
+	i++;
+#pragma unroll
+	for (int k = 0; k < PG_SIMPLE_NAME_LEN; k++) {
+		c = path[(i + k) & (PG_PATH_LEN - 1)];
+		if (c == '/' || c == 0) {
+			if (k == 0)
+				return 0;
+			entry = pg_name_lookup(hash);
+			if (entry == 0 || entry >= PG_PROC_ENTRY_MAX)
+				return 0;
+			if (c == '/' && entry != PG_PROC_ROOT && entry != PG_PROC_CWD &&
+			    entry != PG_PROC_EXE)
+				return 0;
+			*pid = num;
+			return entry;
+		}
+		if (c == '.')
+			return 0; /* "." and ".." components, or a name the table lacks */
+		hash = (hash ^ (__u8)c) * PG_FNV_PRIME;
+	}
+	return 0;
+}
+
 /* Writes the names from the procfs root down to d, each followed by '/'.
  * Returns the length written, or -1 if d is deeper than anything we classify. */
 static __noinline int pg_compose_base(struct pg_pathbuf *pb, struct dentry *d)
@@ -328,6 +380,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	int resolved;
 	__u16 entry;
 	int is_tid;
+	int named_self = 0;
 
 	n = bpf_probe_read_user_str(head, sizeof(head), upath);
 	if (n < 0) {
@@ -361,12 +414,18 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 		return;
 
 	ev = pg_scratch_event();
-	pb = bpf_map_lookup_elem(&pg_pathbufs, &zero);
-	if (!ev || !pb)
+	if (!ev)
 		return;
 	p = &ev->proc;
 	n = bpf_probe_read_user_str(p->path, sizeof(p->path), upath);
 	if (n <= 0)
+		return;
+	if (!base && (entry = pg_parse_simple(p->path, &pid))) {
+		is_tid = 0;
+		goto parsed;
+	}
+	pb = bpf_map_lookup_elem(&pg_pathbufs, &zero);
+	if (!pb)
 		return;
 	st = &pb->st;
 	__builtin_memset(st, 0, sizeof(*st));
@@ -401,9 +460,11 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	} else {
 		return;
 	}
-	if (st->tok[1] == PG_TOK_SELF && !is_tid && !pg_report_self)
+	named_self = st->tok[1] == PG_TOK_SELF && !is_tid;
+	if (named_self && !pg_report_self)
 		return;
 
+parsed:
 	__builtin_memset(&p->hdr, 0, sizeof(p->hdr));
 	__builtin_memset(&p->source, 0, sizeof(p->source) + sizeof(p->target));
 	p->hdr.kind = PG_EV_PROC_ACCESS;
@@ -418,7 +479,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	p->path_len = n - 1;
 	if (!pidns)
 		pidns = pg_current_pidns();
-	if (st->tok[1] == PG_TOK_SELF && !is_tid) {
+	if (named_self) {
 		/* Only reached with report_self: the caller is the target. */
 		pg_fill_current(&p->source);
 		pid = p->source.ns_pid;
@@ -446,10 +507,15 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 static __always_inline void pg_proc_retry_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pg_path_retry *rp = bpf_map_lookup_elem(&pg_path_retries, &tid);
+	struct pg_path_retry *rp;
 	struct pg_path_retry r;
 	char c = 0;
 
+	/* An event remembered at entry: the path was read there, nothing to
+	 * retry (and the slot check is cheaper than the hash lookup). */
+	if (pg_inflight_lookup(tid))
+		return;
+	rp = bpf_map_lookup_elem(&pg_path_retries, &tid);
 	if (!rp)
 		return;
 	r = *rp;

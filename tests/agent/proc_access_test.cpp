@@ -339,6 +339,14 @@ TEST_F(AgentProcAccess, OwnProcessAndOrdinaryPathsAreNotReported) {
             "/proc/sys/kernel/hostname",
             "/proc/cpuinfo",
             pid_dir(), // the directory itself: no entry named
+            // Near misses of "/proc/<pid>/<entry>", naming another process:
+            // the short-cut parser must hand each to the general one.
+            "/.roc/" + num(victim.ns_pid()) + "/environ",
+            "//roc/" + num(victim.ns_pid()) + "/environ",
+            "/proc/0" + num(victim.ns_pid()) + "/environ",
+            pid_dir() + "/environx",
+            pid_dir() + "/",
+            pid_dir() + "/.environ",
         };
         struct stat st;
         for (const auto& p : quiet) {
