@@ -186,6 +186,9 @@ static __always_inline void pg_submit(union pg_any_event *ev)
 
 /* ---- task identity ---------------------------------------------------- */
 
+/* The initial pid namespace's inode (PROC_PID_INIT_INO): the host's. */
+#define PG_INIT_PIDNS 0xEFFFFFFCU
+
 /* A field chain read with a helper call per pointer (BPF_CORE_READ), for
  * any task, or as direct loads through the current task's BTF pointer: the
  * verifier makes those plain memory reads that cannot fault, and an event
@@ -223,7 +226,11 @@ static __always_inline __u32 pg_current_pidns(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pid *pid = task->thread_pid;
-	struct upid up = pg_upid_at(pid, pid->level);
+	struct upid up;
+
+	if (pid->level == 0)
+		return PG_INIT_PIDNS;
+	up = pg_upid_at(pid, pid->level);
 
 	return BPF_CORE_READ(up.ns, ns.inum);
 }
@@ -233,27 +240,40 @@ static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 }
 
-/* One list of what a pg_task holds, for both ways of reading a task. */
+/* One list of what a pg_task holds, for both ways of reading a task. A task
+ * of the initial pid namespace (the host's) has its host ids as its own and
+ * needs no read of its upid: each probe read costs about 30 ns. Threads of a
+ * process share its pid namespace, so the leader's level is the task's. comm
+ * is copied whole rather than as a string: the kernel keeps it NUL-padded,
+ * and the fixed-size copy is the cheaper helper. */
 #define PG_FILL_TASK(t, task, RD)                                                                  \
 	do {                                                                                       \
 		struct task_struct *leader_ = RD(task, group_leader);                              \
 		struct pid *pid_ = RD(task, thread_pid);                                           \
 		struct pid *lpid_ = RD(leader_, thread_pid);                                       \
-		struct upid up_ = pg_upid_at(pid_, RD(pid_, level));                               \
-		struct upid lup_ = pg_upid_at(lpid_, RD(lpid_, level));                            \
+		unsigned int level_ = RD(pid_, level);                                             \
                                                                                                    \
 		(t)->tid = RD(task, pid);                                                          \
 		(t)->pid = RD(task, tgid);                                                         \
-		(t)->ns_tid = up_.nr;                                                              \
-		(t)->ns_pid = lup_.nr;                                                             \
-		(t)->pidns = BPF_CORE_READ(up_.ns, ns.inum);                                       \
+		if (level_ == 0) {                                                                 \
+			(t)->ns_tid = (t)->tid;                                                    \
+			(t)->ns_pid = (t)->pid;                                                    \
+			(t)->pidns = PG_INIT_PIDNS;                                                \
+		} else {                                                                           \
+			struct upid up_ = pg_upid_at(pid_, level_);                                \
+			struct upid lup_ = pg_upid_at(lpid_, level_);                              \
+                                                                                                   \
+			(t)->ns_tid = up_.nr;                                                      \
+			(t)->ns_pid = lup_.nr;                                                     \
+			(t)->pidns = BPF_CORE_READ(up_.ns, ns.inum);                               \
+		}                                                                                  \
 		(t)->mntns = RD(task, nsproxy, mnt_ns, ns.inum);                                   \
 		(t)->uid = RD(task, real_cred, uid.val);                                           \
 		(t)->euid = RD(task, cred, euid.val);                                              \
 		(t)->start_ns = RD(leader_, start_boottime);                                       \
 		(t)->ppid = RD(task, real_parent, tgid);                                           \
 		(t)->cgroup_id = RD(task, cgroups, dfl_cgrp, kn, id);                              \
-		bpf_probe_read_kernel_str((t)->comm, sizeof((t)->comm), &leader_->comm);           \
+		bpf_probe_read_kernel((t)->comm, sizeof((t)->comm), &leader_->comm);               \
 	} while (0)
 
 static __always_inline void pg_fill_task(struct pg_task *t, struct task_struct *task)
@@ -303,6 +323,33 @@ static __always_inline int pg_fill_target_from_cache(struct pg_task *target, __u
 	struct pg_pid_value pv;
 
 	return pg_resolve_pid(pidns, nr, &pv) && pg_fill_target_from_pid(target, &pv);
+}
+
+/* Whether nr, as the caller would name a task in its own pid namespace, is
+ * the calling thread or its process: compared with the caller's own ids,
+ * no cache lookup. Other threads of the process are not recognised here. */
+static __always_inline int pg_names_current(__s32 nr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pid *pid = task->thread_pid;
+	__u32 own = 0; /* one variable for both reads: one stack slot for the verifier */
+
+	if (nr <= 0)
+		return 0;
+	if (pid->level == 0) {
+		/* The initial namespace's numbers are the task's own: no read. */
+		__u32 tid = task->pid, tgid = task->tgid;
+
+		barrier_var(tid);
+		barrier_var(tgid);
+		return (__u32)nr == tid || (__u32)nr == tgid;
+	}
+	bpf_probe_read_kernel(&own, sizeof(own), &pid->numbers[pid->level].nr);
+	if (own == (__u32)nr)
+		return 1;
+	pid = task->group_leader->thread_pid;
+	bpf_probe_read_kernel(&own, sizeof(own), &pid->numbers[pid->level].nr);
+	return own == (__u32)nr;
 }
 
 static __always_inline int pg_is_current_process(const struct pg_pid_value *pv)
@@ -355,6 +402,26 @@ static __always_inline struct pg_inflight_slot *pg_inflight_slot(__u32 tid)
 	return bpf_map_lookup_elem(&pg_inflight_slots, &slot);
 }
 
+/* Copies an event by its own kind's size: the union is sized for the largest
+ * (a process event, 632 bytes), a signal is 200. */
+static __always_inline void pg_event_copy(union pg_any_event *dst, const union pg_any_event *src)
+{
+	switch (src->hdr.kind) {
+	case PG_EV_SIGNAL:
+		dst->signal = src->signal;
+		break;
+	case PG_EV_PTRACE:
+		dst->ptrace = src->ptrace;
+		break;
+	case PG_EV_PROC_ACCESS:
+		dst->proc = src->proc;
+		break;
+	default:
+		*dst = *src;
+		break;
+	}
+}
+
 /* Remember a syscall until its exit; the scratch event becomes the value. */
 static __always_inline void pg_inflight_store(union pg_any_event *ev)
 {
@@ -365,11 +432,11 @@ static __always_inline void pg_inflight_store(union pg_any_event *ev)
 	if (s) {
 		if (s->tid == tid) {
 			/* A leftover of this tid (an exit we never saw): replace it. */
-			s->ev = *ev;
+			pg_event_copy(&s->ev, ev);
 			return;
 		}
 		if (s->tid == 0 && __sync_val_compare_and_swap(&s->tid, 0, (__u64)tid) == 0) {
-			s->ev = *ev;
+			pg_event_copy(&s->ev, ev);
 			if (pending)
 				__sync_fetch_and_add(pending, 1);
 			return;

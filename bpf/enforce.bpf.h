@@ -139,9 +139,6 @@ static __always_inline __u32 pg_ptrace_bit(__u16 syscall, __s64 request)
 	return PG_PTRACE_BIT_OTHER;
 }
 
-/* Host processes live in the initial pid namespace. */
-#define PG_INIT_PIDNS 0xEFFFFFFCU
-
 /* podguard::classify_relation on cgroup facts: same pod when both pod ids
  * are known and equal, or (either unknown) when the pid namespace is shared.
  * A cgroup the daemon has not registered yet (a container seconds old) counts
@@ -182,7 +179,8 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	struct pg_policy_gen *pg;
 	struct pg_cgroup_key key = {};
 	struct pg_rule *rule;
-	__u32 zero = 0, gen, slot, mode;
+	__u32 zero = 0, gen, slot, mode, words;
+	__u64 any = 0;
 
 	cfg = bpf_map_lookup_elem(&pg_enforce_config, &zero);
 	if (!cfg)
@@ -196,6 +194,13 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	ops = bpf_map_lookup_elem(&pg_policy_ops, &slot);
 	if (!ops)
 		return 0;
+	/* Rules are numbered from 0: words past the last rule are empty. An
+	 * operation no rule names is decided before the cgroup lookups. */
+	words = (pg->rule_count + 63) / 64;
+	for (__u32 i = 0; i < PG_RULE_WORDS; i++)
+		any |= ops->w[i];
+	if (!any)
+		return (__u64)mode << 8;
 	key.gen = gen;
 	key.cgroup_id = op->src_cgroup;
 	si = bpf_map_lookup_elem(&pg_cgroups, &key);
@@ -208,7 +213,7 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	src_out = pg_tgid_is_agent(op->src_tgid) ? &pg->src_not_agent : &pg->src_agent;
 	tgt_out = pg_tgid_is_agent(op->tgt_tgid) ? &pg->tgt_not_agent : &pg->tgt_agent;
 
-	for (__u32 i = 0; i < PG_RULE_WORDS; i++) {
+	for (__u32 i = 0; i < PG_RULE_WORDS && i < words; i++) {
 		__u64 w = ops->w[i] & rel->w[i] & src->w[i] & tgt->w[i] & ~src_out->w[i] &
 			  ~tgt_out->w[i];
 		__u32 rk;

@@ -26,10 +26,13 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 
 	if (pg_is_agent())
 		return;
-	/* Resolved before anything is filled: a process signalling itself
-	 * (kill(getpid(), 0) liveness checks, raise()) is common and not
-	 * reported, so it should cost no more than this lookup. */
+	/* A process signalling itself (kill(getpid(), 0) liveness checks,
+	 * raise()) is common and not reported, so it is decided first: by the
+	 * caller's own numbers where they match, else through the cache before
+	 * anything is filled. */
 	if (syscall != PG_SYS_PIDFD_SEND_SIGNAL) {
+		if (!pg_report_self && pg_names_current(who))
+			return;
 		resolved = pg_resolve_pid(pg_current_pidns(), who, &pv);
 		if (resolved && !pg_report_self && pg_is_current_process(&pv))
 			return;
