@@ -337,7 +337,10 @@ static __always_inline int pg_names_current(__s32 nr)
 	if (nr <= 0)
 		return 0;
 	if (pid->level == 0) {
-		/* The initial namespace's numbers are the task's own: no read. */
+		/* The initial namespace's numbers are the task's own: no read.
+		 * The barriers keep clang from merging these loads with the
+		 * reads below into one instruction on two kinds of pointer,
+		 * which the verifier rejects. */
 		__u32 tid = task->pid, tgid = task->tgid;
 
 		barrier_var(tid);
