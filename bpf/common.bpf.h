@@ -204,35 +204,30 @@ static __always_inline struct upid pg_upid_at(struct pid *pid, unsigned int lvl)
 	return up;
 }
 
-static __always_inline struct upid pg_task_upid(struct task_struct *task, unsigned int *level)
+/* Pid namespace a pid at level is interpreted in (its innermost one). The
+ * initial one's inode is known: no reads. */
+static __always_inline __u32 pg_pidns_at(struct pid *pid, unsigned int level)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int lvl = BPF_CORE_READ(pid, level);
+	struct upid up;
 
-	if (level)
-		*level = lvl;
-	return pg_upid_at(pid, lvl);
+	if (level == 0)
+		return PG_INIT_PIDNS;
+	up = pg_upid_at(pid, level);
+	return BPF_CORE_READ(up.ns, ns.inum);
 }
 
-/* Pid namespace a task's pids are interpreted in (its innermost one). */
 static __always_inline __u32 pg_task_pidns(struct task_struct *task)
 {
-	struct upid up = pg_task_upid(task, 0);
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
 
-	return BPF_CORE_READ(up.ns, ns.inum);
+	return pg_pidns_at(pid, BPF_CORE_READ(pid, level));
 }
 
 static __always_inline __u32 pg_current_pidns(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pid *pid = task->thread_pid;
-	struct upid up;
+	struct pid *pid = bpf_get_current_task_btf()->thread_pid;
 
-	if (pid->level == 0)
-		return PG_INIT_PIDNS;
-	up = pg_upid_at(pid, pid->level);
-
-	return BPF_CORE_READ(up.ns, ns.inum);
+	return pg_pidns_at(pid, pid->level);
 }
 
 static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
@@ -250,7 +245,6 @@ static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
 	do {                                                                                       \
 		struct task_struct *leader_ = RD(task, group_leader);                              \
 		struct pid *pid_ = RD(task, thread_pid);                                           \
-		struct pid *lpid_ = RD(leader_, thread_pid);                                       \
 		unsigned int level_ = RD(pid_, level);                                             \
                                                                                                    \
 		(t)->tid = RD(task, pid);                                                          \
@@ -260,6 +254,7 @@ static __always_inline __u64 pg_task_cgroup_id(struct task_struct *task)
 			(t)->ns_pid = (t)->pid;                                                    \
 			(t)->pidns = PG_INIT_PIDNS;                                                \
 		} else {                                                                           \
+			struct pid *lpid_ = RD(leader_, thread_pid);                               \
 			struct upid up_ = pg_upid_at(pid_, level_);                                \
 			struct upid lup_ = pg_upid_at(lpid_, level_);                              \
                                                                                                    \
