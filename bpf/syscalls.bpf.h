@@ -18,9 +18,9 @@
 #if defined(__TARGET_ARCH_x86)
 /* regs: the task's typed registers (pg_syscall_regs), read with plain loads. */
 #define PG_SYSCALL_NR(regs) ((regs)->orig_ax)
-#define PG_REG_ARG1(regs) ((regs)->di)
-#define PG_REG_ARG2(regs) ((regs)->si)
-#define PG_REG_ARG3(regs) ((regs)->dx)
+#define PG_ARG1(regs) ((regs)->di)
+#define PG_ARG2(regs) ((regs)->si)
+#define PG_ARG3(regs) ((regs)->dx)
 #define PG_NR_OPEN 2
 #define PG_NR_STAT 4
 #define PG_NR_LSTAT 6
@@ -50,10 +50,10 @@
 #elif defined(__TARGET_ARCH_arm64)
 /* The generic syscall table: no open/stat/lstat/access/readlink. */
 #define PG_SYSCALL_NR(regs) ((regs)->syscallno)
-/* The first argument's register is the return value's by now: orig_x0. */
-#define PG_REG_ARG1(regs) ((regs)->orig_x0)
-#define PG_REG_ARG2(regs) ((regs)->regs[1])
-#define PG_REG_ARG3(regs) ((regs)->regs[2])
+/* x0 becomes the return value; orig_x0 keeps the first argument. */
+#define PG_ARG1(regs) ((regs)->orig_x0)
+#define PG_ARG2(regs) ((regs)->regs[1])
+#define PG_ARG3(regs) ((regs)->regs[2])
 #define PG_NR_OPEN -2
 #define PG_NR_STAT -4
 #define PG_NR_LSTAT -6
@@ -89,9 +89,6 @@
 #define PG_NR_FACCESSAT2 439
 
 #define PG_ARG0(regs) 0
-#define PG_ARG1(regs) PG_REG_ARG1(regs)
-#define PG_ARG2(regs) PG_REG_ARG2(regs)
-#define PG_ARG3(regs) PG_REG_ARG3(regs)
 #define PG_DIRFD0(regs) PG_AT_FDCWD
 #define PG_DIRFD1(regs) PG_ARG1(regs)
 
