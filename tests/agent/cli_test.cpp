@@ -78,7 +78,7 @@ TEST(AgentCli, ProbeJsonSaysSignalFallbackHere) {
     Json j;
     ASSERT_NO_THROW(j = Json::parse(r.out)) << r.out;
     EXPECT_EQ(j.value("can_observe", false), true) << r.out;
-    // This kernel has no BPF LSM (see /work/shared/notes/platform.md).
+    // This kernel has no BPF LSM (see ../shared/notes/platform.md (beside this repository)).
     EXPECT_EQ(j.value("enforcement_mode", ""), "signal_fallback") << r.out;
     EXPECT_EQ(j.value("operation_may_complete_when_blocked", false), true) << r.out;
 }

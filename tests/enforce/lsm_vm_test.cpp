@@ -3,7 +3,7 @@
 // and a static loader (tests/enforce/vm/lsm_loader.cpp) that loads our real
 // BPF object, compiles a policy into its maps with the daemon's code, and
 // reports what the kernel answered on the serial console ("PGVM " lines).
-// See /work/shared/notes/lsm-vm.md. The kernel package is downloaded with
+// See ../shared/notes/lsm-vm.md (beside this repository). The kernel package is downloaded with
 // apt once and cached in the build directory; no kernel = FAIL.
 #include <gtest/gtest.h>
 

@@ -88,7 +88,7 @@ std::string prepare_podman() {
             return;
         }
         if (!getenv("CONTAINERS_CONF")) {
-            // See /work/shared/notes/pods.md: crun fails here and the default
+            // See ../shared/notes/pods.md (beside this repository): crun fails here and the default
             // rlimits need CAP_SYS_RESOURCE.
             g_conf_dir = make_temp_dir("pgmeta-conf");
             std::ofstream(g_conf_dir / "containers.conf")
