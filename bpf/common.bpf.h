@@ -107,20 +107,6 @@ static __always_inline union pg_any_event *pg_scratch_event(void)
 	return bpf_map_lookup_elem(&pg_scratch, &zero);
 }
 
-static __always_inline __u32 pg_event_size(__u16 kind)
-{
-	switch (kind) {
-	case PG_EV_SIGNAL:
-		return sizeof(struct pg_signal_event);
-	case PG_EV_PTRACE:
-		return sizeof(struct pg_ptrace_event);
-	case PG_EV_PROC_ACCESS:
-		return sizeof(struct pg_proc_access_event);
-	default:
-		return sizeof(struct pg_process_event);
-	}
-}
-
 /* Waking the reader costs the producer about a microsecond (an interrupt
  * raised through the APIC). Wake it for the first event after a quiet spell,
  * and then at most every PG_WAKEUP_INTERVAL_NS per CPU; the reader's own poll

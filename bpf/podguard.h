@@ -128,11 +128,11 @@ enum pg_event_flags {
 	PG_F_PATH_TRUNCATED = 1 << 1, /* path longer than PG_PATH_LEN */
 	PG_F_EXTRA_TARGET = 1 << 2,   /* 2nd+ target of a group/broadcast kill */
 	PG_F_PATH_RELATIVE = 1 << 3,  /* path was resolved against cwd or dirfd */
-	PG_F_STACKS = 1 << 5,         /* user_stack_id and kernel_stack_id are set */
 	/* The path's page was not resident at syscall entry (a BPF tracepoint
 	 * cannot fault it in), so it was read after the kernel had copied it:
 	 * the decision came at exit, after the operation. */
 	PG_F_READ_AT_EXIT = 1 << 4,
+	PG_F_STACKS = 1 << 5, /* user_stack_id and kernel_stack_id are set */
 };
 
 /* Why an event could not be delivered to user space. */
@@ -346,5 +346,50 @@ struct pg_cgroup_info {
 	struct pg_rule_set src; /* rules whose source selector matches this cgroup */
 	struct pg_rule_set tgt; /* rules whose target selector matches this cgroup */
 };
+
+/* ---- the layout contract ------------------------------------------------
+ * Checked by both compilers that read this header (clang for the BPF target,
+ * g++ for the daemon): a field added, reordered or padded differently fails
+ * the build on the side that disagrees instead of garbling records.
+ * The event kinds share one head {hdr, source, target}, so that code that
+ * only needs the parties (the policy decision) reads any kind alike. */
+#ifdef __cplusplus
+#define PG_LAYOUT_ASSERT(cond, what) static_assert(cond, what)
+#else
+#define PG_LAYOUT_ASSERT(cond, what) _Static_assert(cond, what)
+#endif
+#define PG_ASSERT_SIZE(type, n) PG_LAYOUT_ASSERT(sizeof(struct type) == (n), "size of " #type)
+#define PG_ASSERT_OFFSET(type, field, n)                                                           \
+	PG_LAYOUT_ASSERT(__builtin_offsetof(struct type, field) == (n), "offset of " #type "." #field)
+#define PG_ASSERT_PARTIES(type)                                                                    \
+	PG_ASSERT_OFFSET(type, hdr, 0);                                                            \
+	PG_ASSERT_OFFSET(type, source, sizeof(struct pg_header));                                  \
+	PG_ASSERT_OFFSET(type, target, sizeof(struct pg_header) + sizeof(struct pg_task))
+
+PG_ASSERT_SIZE(pg_task, 72);
+PG_ASSERT_OFFSET(pg_task, cgroup_id, 32);
+PG_ASSERT_OFFSET(pg_task, comm, 56);
+PG_ASSERT_SIZE(pg_header, 40);
+PG_ASSERT_OFFSET(pg_header, result, 16);
+PG_ASSERT_OFFSET(pg_header, policy_rule, 24);
+PG_ASSERT_PARTIES(pg_signal_event);
+PG_ASSERT_PARTIES(pg_ptrace_event);
+PG_ASSERT_PARTIES(pg_proc_access_event);
+PG_ASSERT_SIZE(pg_signal_event, 200);
+PG_ASSERT_SIZE(pg_ptrace_event, 200);
+PG_ASSERT_OFFSET(pg_proc_access_event, path, 200);
+PG_ASSERT_SIZE(pg_proc_access_event, 456);
+PG_ASSERT_OFFSET(pg_process_event, filename, 120);
+PG_ASSERT_SIZE(pg_process_event, 632);
+PG_ASSERT_SIZE(pg_pid_key, 8);
+PG_ASSERT_SIZE(pg_pid_value, 16);
+PG_ASSERT_SIZE(pg_lost_counters, 8 * PG_EV_KIND_MAX * PG_LOST_REASON_MAX);
+PG_ASSERT_SIZE(pg_rule_set, 8 * PG_RULE_WORDS);
+PG_ASSERT_SIZE(pg_enforce_config, 8);
+PG_ASSERT_SIZE(pg_policy_gen, 8 + 14 * 8 * PG_RULE_WORDS);
+PG_ASSERT_SIZE(pg_rule, 8);
+PG_ASSERT_SIZE(pg_cgroup_key, 16);
+PG_ASSERT_OFFSET(pg_cgroup_info, src, 16);
+PG_ASSERT_SIZE(pg_cgroup_info, 16 + 2 * 8 * PG_RULE_WORDS);
 
 #endif /* PODGUARD_H */
