@@ -37,9 +37,9 @@ TEST(CliBasics, EventsShortOutputFlagAndUnexpectedArgumentsInOrder) {
 }
 
 TEST(CliBasics, RunRejectsABadSizeOrAgeInOneLine) {
-    for (auto [flag, value] : {std::pair{"--events-max-bytes", "12X"},
-                               std::pair{"--store-max-bytes", "lots"},
-                               std::pair{"--store-max-age", "soon"}}) {
+    for (auto [flag, value] :
+         {std::pair{"--events-max-bytes", "12X"}, std::pair{"--store-max-bytes", "lots"},
+          std::pair{"--store-max-age", "soon"}}) {
         auto r = run_command({podguard_binary(), "run", flag, value}, 10s);
         EXPECT_EQ(r.status.code(), 2) << r.describe();
         EXPECT_NE(r.err.find(flag), std::string::npos) << r.describe();
@@ -51,8 +51,8 @@ TEST(CliBasics, CompletionScriptKnowsEveryOption) {
     std::stringstream script;
     script << in.rdbuf();
     ASSERT_FALSE(script.str().empty());
-    for (std::vector<std::string> sub : {std::vector<std::string>{"run"}, {"events"}, {"probe"},
-                                         {"policy", "check"}}) {
+    for (std::vector<std::string> sub :
+         {std::vector<std::string>{"run"}, {"events"}, {"probe"}, {"policy", "check"}}) {
         std::vector<std::string> argv{podguard_binary()};
         argv.insert(argv.end(), sub.begin(), sub.end());
         argv.push_back("--help");

@@ -29,6 +29,10 @@ def render(path):
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+def daemonset_args(docs):
+    return next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def kinds(docs):
     return sorted(d["kind"] for d in docs)
 
@@ -47,6 +51,9 @@ check("PodMonitor" in kinds(rendered["deploy/overlays/prometheus-operator"]) and
       "prometheus-operator overlay lacks PodMonitor/PrometheusRule")
 check("ConfigMap" in kinds(rendered["deploy/overlays/policy-configmap"]),
       "policy-configmap overlay lacks its ConfigMap")
+check("--policy=/etc/podguard/policies" in
+      daemonset_args(rendered["deploy/overlays/policy-configmap"]),
+      "policy-configmap overlay does not pass --policy")
 
 
 def daemonset(docs):
@@ -61,6 +68,8 @@ image = c["image"]
 check(":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), f"image not pinned: {image}")
 check(c.get("imagePullPolicy") == "IfNotPresent", "imagePullPolicy must be IfNotPresent")
 check("--bpf-stats" not in c["args"], "--bpf-stats must be off")
+check(not any(a.startswith("--policy") for a in c["args"]),
+      "base must start without the optional ConfigMap (an empty --policy directory is an error)")
 check(pod.get("hostPID") is True, "hostPID")
 check(pod.get("priorityClassName") not in (None, "system-node-critical", "system-cluster-critical"),
       "priority class must work outside kube-system")

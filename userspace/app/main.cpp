@@ -8,12 +8,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/size_arg.h"
 #include "daemon/agent.h"
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
-#include "policy/check.h"
-#include "common/size_arg.h"
 #include "output/rotating_file.h"
+#include "policy/check.h"
 #include "store/events_cli.h"
 #include "store/time_arg.h"
 
@@ -215,12 +215,11 @@ int main(int argc, char** argv) {
         auto st_bytes = podguard::parse_byte_size(store_max_bytes);
         auto st_age = store_max_age == "0" ? podguard::Result<uint64_t>(0)
                                            : podguard::parse_duration_ns(store_max_age);
-        for (auto [flag, r] : {std::pair{"--events-max-bytes", &ev_bytes},
-                               std::pair{"--store-max-bytes", &st_bytes},
-                               std::pair{"--store-max-age", &st_age}}) {
+        for (auto [flag, r] :
+             {std::pair{"--events-max-bytes", &ev_bytes}, std::pair{"--store-max-bytes", &st_bytes},
+              std::pair{"--store-max-age", &st_age}}) {
             if (!r->ok()) {
-                std::fprintf(stderr, "podguard: error: %s: %s\n", flag,
-                             r->error().message.c_str());
+                std::fprintf(stderr, "podguard: error: %s: %s\n", flag, r->error().message.c_str());
                 return 2;
             }
         }

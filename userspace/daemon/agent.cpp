@@ -22,6 +22,7 @@
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
 #include "process/process_table.h"
+#include "stack/bcc_library.h"
 #include "stack/stack_resolver.h"
 #include "store/store_sink.h"
 
@@ -52,6 +53,10 @@ void log_enforcement(const KernelProbe& probe) {
 
 int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
               std::atomic<bool>* reload) {
+    if (std::string why; options.stacks && !bcc_available(&why)) {
+        spdlog::error("--stacks: {}", why);
+        return 1;
+    }
     if (geteuid() != 0) {
         spdlog::error("podguard run needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
         return 1;

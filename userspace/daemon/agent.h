@@ -31,11 +31,11 @@ struct AgentOptions {
     std::string metrics_pod_labels = "container";   // off | namespace | pod | container
     size_t metrics_max_pod_series = 2000;
     MetadataOptions metadata;
-    std::vector<std::string> policy_paths;                  // empty: the embedded default policy
+    std::vector<std::string> policy_paths; // empty: the embedded default policy
     // PodGuardPolicy objects from the Kubernetes API (when one is configured).
     bool api_policies = true;
-    std::string store_path = "/var/lib/podguard/events.db"; // empty: no store
-    uint64_t store_max_bytes = 1ull << 30;                  // 0: no bound
+    std::string store_path = "/var/lib/podguard/events.db";           // empty: no store
+    uint64_t store_max_bytes = 1ull << 30;                            // 0: no bound
     std::chrono::seconds store_max_age = std::chrono::hours(24 * 30); // 0: no bound
     // Pin maps and links under /sys/fs/bpf/podguard: enforcement outlives
     // the daemon and the next one adopts it (fail-closed).

@@ -21,8 +21,7 @@ void ApiPolicies::report(const std::string& name, bool ok, const std::string& wh
         spdlog::info("policy: PodGuardPolicy {} loaded", name);
     else
         spdlog::error("policy: PodGuardPolicy {} refused{}: {}", name,
-                      accepted_.count(name) ? " (its previous version stays in force)" : "",
-                      why);
+                      accepted_.count(name) ? " (its previous version stays in force)" : "", why);
     if (metrics_)
         metrics_->set(name, ok);
 }

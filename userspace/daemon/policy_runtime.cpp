@@ -10,6 +10,7 @@
 #include "output/event_identity.h"
 #include "policy/compiled.h"
 #include "policy/load.h"
+#include "policy/shadow.h"
 
 namespace podguard {
 
@@ -85,8 +86,9 @@ Status PolicyRuntime::reload() {
         spdlog::info("policy loaded: {} rules from {}{} (fingerprint {})", rules_,
                      paths_.empty() ? std::string("the embedded default")
                                     : fmt::format("{}", fmt::join(paths_, ", ")),
-                     api_ ? " and PodGuardPolicy objects" : "",
-                     compiled->fingerprint_hex());
+                     api_ ? " and PodGuardPolicy objects" : "", compiled->fingerprint_hex());
+        for (const auto& s : policy::find_shadowed(*compiled))
+            spdlog::warn("policy: {}", policy::format(s));
         if (auto user_only = maps_.user_space_only(); !user_only.empty())
             spdlog::warn("{} rule(s) match on the source binary and are not enforced in the "
                          "kernel",

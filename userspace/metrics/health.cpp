@@ -1,7 +1,7 @@
 #include "metrics/health.h"
 
-#include <atomic>
 #include <CivetServer.h>
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <fmt/format.h>

@@ -13,7 +13,7 @@
 namespace podguard {
 
 struct JsonSinkOptions {
-    bool lifecycle = false; // also write fork/exec/exit
+    bool lifecycle = false;   // also write fork/exec/exit
     RotationOptions rotation; // for a file (not stdout)
 };
 

@@ -218,7 +218,8 @@ int events_main(const std::vector<std::string>& args, std::ostream& out, std::os
         if (auto extra = app.remaining(); !extra.empty()) {
             err << "podguard events: error: The following argument"
                 << (extra.size() > 1 ? "s were" : " was")
-                << " not expected: " << fmt::format("{}", fmt::join(extra, " ")) << " (see --help)\n";
+                << " not expected: " << fmt::format("{}", fmt::join(extra, " "))
+                << " (see --help)\n";
             return 2;
         }
     } catch (const CLI::CallForHelp&) {

@@ -150,8 +150,7 @@ Status PolicyWatch::list() {
         if (!res)
             return make_error(res.error().message);
         if (res->status != 200)
-            return make_error(fmt::format("HTTP {}: {}{}", res->status,
-                                          status_message(res->body),
+            return make_error(fmt::format("HTTP {}: {}{}", res->status, status_message(res->body),
                                           res->status == 404 ? " (is the PodGuardPolicy CRD "
                                                                "installed?)"
                                                              : ""));
@@ -183,8 +182,7 @@ Status PolicyWatch::list() {
         }
         rv_ = rv;
     }
-    spdlog::info("policy: {} PodGuardPolicy object(s) listed at resourceVersion {}",
-                 count, rv);
+    spdlog::info("policy: {} PodGuardPolicy object(s) listed at resourceVersion {}", count, rv);
     synced_ = true;
     lists_.fetch_add(1);
     return {};
@@ -196,10 +194,10 @@ PolicyWatch::End PolicyWatch::watch(std::string& failure) {
         failure = target.error().message;
         return End::Failed;
     }
-    std::string path = std::string(kPolicyPath) +
-                       "?watch=1&allowWatchBookmarks=true&resourceVersion=" +
-                       url_escape(resource_version()) +
-                       "&timeoutSeconds=" + std::to_string(options_.watch_timeout_seconds);
+    std::string path =
+        std::string(kPolicyPath) +
+        "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(resource_version()) +
+        "&timeoutSeconds=" + std::to_string(options_.watch_timeout_seconds);
     LineSplitter lines(options_.max_event_bytes);
     End end = End::Closed;
     HttpOptions http_options;
