@@ -39,16 +39,22 @@ else
 fi
 
 # The base: Debian 12 minbase from the archive, made once and kept.
-base=localhost/podguard-base:bookworm
+# (Documentation, manuals, locales and apt's lists are left out: a third of minbase.)
+base=localhost/podguard-base:bookworm-slim
 if ! podman image exists "$base" 2>/dev/null; then
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
   mirror=${PODGUARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
   if command -v mmdebstrap >/dev/null; then
-    mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$work/base.tar" \
+    mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+      bookworm "$work/base.tar" \
       "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
       "deb http://deb.debian.org/debian-security bookworm-security main"
   else
     debootstrap --variant=minbase --include=ca-certificates bookworm "$work/root" "$mirror" >/dev/null
+    rm -rf "$work"/root/usr/share/{doc,man,locale,info}/* "$work"/root/var/lib/apt/lists/* "$work"/root/var/cache/apt/*
     tar -C "$work/root" -cf "$work/base.tar" .
   fi
   podman import --quiet "$work/base.tar" "$base" >/dev/null

@@ -154,7 +154,7 @@ TEST_F(ImageTest, RunsAsTheDaemonSetSaysSeesTheSeedPodWithNamesAndEnforcesSeedPo
         argv.insert(argv.end(), {"--user", sc["runAsUser"].as<std::string>()});
     std::map<std::string, YAML::Node> volumes;
     for (const auto& v : spec["volumes"])
-        volumes[v["name"].as<std::string>()] = v;
+        volumes[v["name"].as<std::string>()] = static_cast<const YAML::Node&>(v);
     for (const auto& m : c["volumeMounts"]) {
         YAML::Node v = volumes.at(m["name"].as<std::string>());
         std::string mount = m["mountPath"].as<std::string>();
