@@ -10,7 +10,10 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libbpfcc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format libclang-rt-14-dev
   podman runc catatonit busybox-static prometheus qemu-system-x86 cpio iproute2 util-linux
+  mmdebstrap python3-yaml python3-jsonschema libcivetweb-dev
 )
+# kubectl (for `kubectl kustomize` of deploy/): Debian's, unless one is there.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -112,7 +112,13 @@ class AgentPolicy : public ::testing::Test {
         ASSERT_TRUE(killed(a)) << a.result.describe() << "\n" << agent.diagnostics();
         Json ev = signal_event(agent, a);
         EXPECT_EQ(ev.value("action", ""), "killed") << ev.dump();
-        EXPECT_NE(ev.value("policy_rule", 0), 0) << ev.dump();
+        // Named by policy, rule and severity (the id changes with every load).
+        ASSERT_TRUE(ev.contains("policy")) << ev.dump();
+        EXPECT_EQ(ev["policy"].value("name", ""), "test-block") << ev.dump();
+        EXPECT_EQ(ev["policy"].value("rule", ""), "no-usr1-in-pod") << ev.dump();
+        EXPECT_EQ(ev["policy"].value("severity", ""), "high") << ev.dump();
+        EXPECT_NE(ev["policy"].value("rule_id", 0), 0) << ev.dump();
+        EXPECT_FALSE(ev.value("node", "").empty()) << ev.dump();
     }
 };
 
@@ -126,7 +132,9 @@ TEST_F(AgentPolicy, BlockKillsTheSenderAuditAndOtherSignalsPass) {
     ASSERT_TRUE(audited.result.reported && audited.result.ret == 0) << audited.result.describe();
     Json ev = signal_event(agent, audited);
     EXPECT_EQ(ev.value("action", ""), "audited") << ev.dump();
-    EXPECT_NE(ev.value("policy_rule", 0), 0) << ev.dump();
+    ASSERT_TRUE(ev.contains("policy")) << ev.dump();
+    EXPECT_EQ(ev["policy"].value("rule", ""), "audit-usr2-in-pod") << ev.dump();
+    EXPECT_EQ(ev["policy"].value("severity", ""), "medium") << ev.dump();
 
     EXPECT_TRUE(victim.proc.running()) << "the victim survives every signal it was sent";
 }

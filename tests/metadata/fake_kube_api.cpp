@@ -109,6 +109,16 @@ void FakeKubeApi::kill() {
 
 void FakeKubeApi::serve() {
     server_->Get("/api/v1/pods", [this](const httplib::Request& req, httplib::Response& res) {
+        handle(req, res, Resource::Pods);
+    });
+    server_->Get("/apis/podguard.io/v1alpha1/podguardpolicies",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                     handle(req, res, Resource::Policies);
+                 });
+}
+
+void FakeKubeApi::handle(const httplib::Request& req, httplib::Response& res, Resource resource) {
+    {
         std::unique_lock lock(mu_);
         if (req.get_header_value("Authorization") != "Bearer " + token_) {
             ++unauthorized_;
@@ -152,11 +162,12 @@ void FakeKubeApi::serve() {
                                                  });
                 return;
             }
-            ++watches_;
+            ++(resource == Resource::Pods ? watches_ : policy_watches_);
             auto watch = std::make_shared<Watch>();
+            watch->resource = resource;
             watch->next = static_cast<size_t>(
                 std::upper_bound(log_.begin(), log_.end(), from,
-                                 [](uint64_t v, const auto& e) { return v < e.first; }) -
+                                 [](uint64_t v, const auto& e) { return v < e.rv; }) -
                 log_.begin());
             watches_open_.push_back(watch);
             res.set_chunked_content_provider(
@@ -172,7 +183,9 @@ void FakeKubeApi::serve() {
                         if (killed_)
                             return false;
                         for (; watch->next < log_.size(); ++watch->next)
-                            out += log_[watch->next].second + "\n";
+                            if (log_[watch->next].resource == watch->resource ||
+                                log_[watch->next].resource == Resource::Any)
+                                out += log_[watch->next].line + "\n";
                         while (!watch->inject.empty() && action == Injection::Data) {
                             Injection i = std::move(watch->inject.front());
                             watch->inject.pop_front();
@@ -197,6 +210,18 @@ void FakeKubeApi::serve() {
             return;
         }
 
+        if (resource == Resource::Policies) {
+            ++policy_lists_;
+            json items = json::array();
+            for (const auto& [name, p] : policies_)
+                items.push_back(p);
+            json body = {{"kind", "PodGuardPolicyList"},
+                         {"apiVersion", "podguard.io/v1alpha1"},
+                         {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+                         {"items", items}};
+            res.set_content(body.dump(), "application/json");
+            return;
+        }
         if (!broken_list_body_.empty()) {
             ++lists_;
             res.set_content(broken_list_body_, "application/json");
@@ -224,11 +249,11 @@ void FakeKubeApi::serve() {
         json body = {
             {"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", meta}, {"items", items}};
         res.set_content(body.dump(), "application/json");
-    });
+    }
 }
 
-void FakeKubeApi::append_event(const std::string& type, const json& object) {
-    log_.emplace_back(rv_, json{{"type", type}, {"object", object}}.dump());
+void FakeKubeApi::append_event(const std::string& type, const json& object, Resource resource) {
+    log_.push_back({rv_, json{{"type", type}, {"object", object}}.dump(), resource});
     cv_.notify_all();
 }
 
@@ -255,12 +280,47 @@ void FakeKubeApi::delete_pod(const std::string& uid) {
     append_event("DELETED", pod);
 }
 
+void FakeKubeApi::put_policy(json policy, bool emit_event) {
+    std::lock_guard lock(mu_);
+    ++rv_;
+    policy["metadata"]["resourceVersion"] = std::to_string(rv_);
+    std::string name = policy["metadata"]["name"];
+    bool added = !policies_.count(name);
+    policies_[name] = policy;
+    if (emit_event)
+        append_event(added ? "ADDED" : "MODIFIED", policy, Resource::Policies);
+}
+
+void FakeKubeApi::delete_policy(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto it = policies_.find(name);
+    if (it == policies_.end())
+        return;
+    ++rv_;
+    json policy = it->second;
+    policy["metadata"]["resourceVersion"] = std::to_string(rv_);
+    policies_.erase(it);
+    append_event("DELETED", policy, Resource::Policies);
+}
+
+int FakeKubeApi::policy_lists() const {
+    std::lock_guard lock(mu_);
+    return policy_lists_;
+}
+
+int FakeKubeApi::policy_watches() const {
+    std::lock_guard lock(mu_);
+    return policy_watches_;
+}
+
 void FakeKubeApi::bookmark() {
     std::lock_guard lock(mu_);
     ++rv_; // other resources moved on; only the version reaches this watch
-    append_event("BOOKMARK", {{"kind", "Pod"},
-                              {"apiVersion", "v1"},
-                              {"metadata", {{"resourceVersion", std::to_string(rv_)}}}});
+    append_event("BOOKMARK",
+                 {{"kind", "Pod"},
+                  {"apiVersion", "v1"},
+                  {"metadata", {{"resourceVersion", std::to_string(rv_)}}}},
+                 Resource::Any);
 }
 
 void FakeKubeApi::compact() {

@@ -1,8 +1,8 @@
-// A Kubernetes API server double for the one resource the provider uses
-// (/api/v1/pods), speaking the real wire format: bearer-token auth, paged
-// lists with resourceVersion/continue, chunked newline-delimited watch events,
-// bookmarks, 410 Gone (as an HTTP status or an ERROR event). It can be killed
-// mid-watch and restarted on the same port with its state intact.
+// A Kubernetes API server double for the resources the agent uses
+// (/api/v1/pods and /apis/podguard.io/v1alpha1/podguardpolicies), speaking the real wire format:
+// bearer-token auth, paged lists with resourceVersion/continue, chunked newline-delimited watch
+// events, bookmarks, 410 Gone (as an HTTP status or an ERROR event). It can be killed mid-watch and
+// restarted on the same port with its state intact.
 #pragma once
 
 #include <condition_variable>
@@ -19,7 +19,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+} // namespace httplib
 
 namespace podguard::test {
 
@@ -50,6 +52,11 @@ class FakeKubeApi {
     // is in the state but in no watch, as if compacted away.
     void put_pod(nlohmann::json pod, bool emit_event = true);
     void delete_pod(const std::string& uid);
+    // PodGuardPolicy objects (cluster-scoped, keyed by metadata.name).
+    void put_policy(nlohmann::json policy, bool emit_event = true);
+    void delete_policy(const std::string& name);
+    int policy_lists() const;
+    int policy_watches() const;
     void bookmark();             // BOOKMARK at the current resourceVersion
     void compact();              // watches from older resourceVersions now get 410
     void error_410_to_watches(); // an ERROR event with code 410, then the stream ends
@@ -82,12 +89,21 @@ class FakeKubeApi {
         enum Kind { Data, Drop, End } kind = Data;
         std::string bytes;
     };
+    enum class Resource { Pods, Policies, Any };
+    struct LogEntry {
+        uint64_t rv = 0;
+        std::string line;
+        Resource resource = Resource::Any;
+    };
     struct Watch {
+        Resource resource = Resource::Pods;
         size_t next = 0; // index into log_
         std::deque<Injection> inject;
     };
     void serve(); // installs handlers and listens
-    void append_event(const std::string& type, const nlohmann::json& object);
+    void handle(const httplib::Request& req, httplib::Response& res, Resource resource);
+    void append_event(const std::string& type, const nlohmann::json& object,
+                      Resource resource = Resource::Pods);
     void inject_all(Injection injection);
 
     std::unique_ptr<httplib::Server> server_;
@@ -102,10 +118,12 @@ class FakeKubeApi {
     GoneStyle gone_style_ = GoneStyle::HttpStatus;
     uint64_t rv_ = 1000;
     uint64_t compacted_rv_ = 0;
-    std::map<std::string, nlohmann::json> pods_; // by uid
-    std::vector<std::pair<uint64_t, std::string>> log_;
+    std::map<std::string, nlohmann::json> pods_;     // by uid
+    std::map<std::string, nlohmann::json> policies_; // by name
+    std::vector<LogEntry> log_;
     std::vector<std::shared_ptr<Watch>> watches_open_;
     int lists_ = 0, list_pages_ = 0, watches_ = 0, gone_ = 0, unauthorized_ = 0;
+    int policy_lists_ = 0, policy_watches_ = 0;
     std::string last_watch_rv_, last_field_selector_;
 };
 

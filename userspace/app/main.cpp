@@ -8,11 +8,14 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/size_arg.h"
 #include "daemon/agent.h"
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
+#include "output/rotating_file.h"
 #include "policy/check.h"
 #include "store/events_cli.h"
+#include "store/time_arg.h"
 
 namespace {
 
@@ -27,6 +30,10 @@ void on_stop_signal(int) {
     g_stop.store(true);
 }
 
+void on_reopen_signal(int) {
+    podguard::request_events_reopen();
+}
+
 void install_signal_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
@@ -37,6 +44,11 @@ void install_signal_handlers() {
     hup.sa_handler = on_reload_signal;
     sigemptyset(&hup.sa_mask);
     sigaction(SIGHUP, &hup, nullptr);
+    // SIGHUP is the policy reload; the events file reopens on SIGUSR1.
+    struct sigaction usr1 {};
+    usr1.sa_handler = on_reopen_signal;
+    sigemptyset(&usr1.sa_mask);
+    sigaction(SIGUSR1, &usr1, nullptr);
 }
 
 uint32_t parse_size(const std::string& text) {
@@ -66,6 +78,9 @@ int main(int argc, char** argv) {
 
     CLI::App app{"podguard: watches and polices what the containers of a pod do to each other"};
     app.require_subcommand(1);
+    const std::string version_text = std::string("podguard ") + PODGUARD_VERSION;
+    app.set_version_flag("--version", version_text, "Print the version and exit");
+    auto* version = app.add_subcommand("version", "Print the version and exit");
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -75,6 +90,16 @@ int main(int argc, char** argv) {
     auto* run = app.add_subcommand("run", "Load the BPF programs and report events");
     run->add_option("--events", run_opts.events_path,
                     "Where to write JSON lines: a file (appended) or - for stdout");
+    std::string events_max_bytes = "100M", store_max_bytes = "1G", store_max_age = "30d";
+    run->add_option("--events-max-bytes", events_max_bytes,
+                    "Rotate the events file at this size into FILE.1..N (0: never; default 100M)");
+    run->add_option("--events-max-files", run_opts.events_rotation.max_files,
+                    "Rotated events files kept (default 5)");
+    run->add_option("--store-max-bytes", store_max_bytes,
+                    "Prune the oldest stored events beyond this size (0: no bound; default 1G)");
+    run->add_option("--store-max-age", store_max_age,
+                    "Prune stored events older than this (e.g. 7d, 12h; 0: no bound; default "
+                    "30d)");
     run->add_option("--ready-file", run_opts.ready_file,
                     "Create this file once every hook is attached");
     run->add_option("--ringbuf-size", ringbuf_size, "Ring buffer size, a power of two (e.g. 16M)");
@@ -111,6 +136,8 @@ int main(int argc, char** argv) {
     run->add_option("--policy", run_opts.policy_paths,
                     "Policy files or directories (default: the embedded default policy); "
                     "reloaded on SIGHUP and when a file changes");
+    run->add_flag("!--no-api-policies", run_opts.api_policies,
+                  "Do not list and watch PodGuardPolicy objects from the Kubernetes API");
     run->add_option("--store", run_opts.store_path,
                     "SQLite event store (default /var/lib/podguard/events.db)");
     bool no_store = false;
@@ -144,12 +171,19 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion&) {
+        std::cout << version_text << "\n";
+        return 0;
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "podguard: error: %s (see --help)\n", e.what());
         return 2;
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
+    if (*version) {
+        std::cout << version_text << "\n";
+        return 0;
+    }
     if (*events)
         return podguard::events_main(events->remaining(), std::cout, std::cerr, &g_stop);
     if (*unpin) {
@@ -177,6 +211,21 @@ int main(int argc, char** argv) {
                          e.what());
             return 2;
         }
+        auto ev_bytes = podguard::parse_byte_size(events_max_bytes);
+        auto st_bytes = podguard::parse_byte_size(store_max_bytes);
+        auto st_age = store_max_age == "0" ? podguard::Result<uint64_t>(0)
+                                           : podguard::parse_duration_ns(store_max_age);
+        for (auto [flag, r] :
+             {std::pair{"--events-max-bytes", &ev_bytes}, std::pair{"--store-max-bytes", &st_bytes},
+              std::pair{"--store-max-age", &st_age}}) {
+            if (!r->ok()) {
+                std::fprintf(stderr, "podguard: error: %s: %s\n", flag, r->error().message.c_str());
+                return 2;
+            }
+        }
+        run_opts.events_rotation.max_bytes = *ev_bytes;
+        run_opts.store_max_bytes = *st_bytes;
+        run_opts.store_max_age = std::chrono::seconds(*st_age / 1000000000ull);
         if (no_metrics)
             run_opts.metrics_address.clear();
         if (no_store)

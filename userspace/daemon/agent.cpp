@@ -7,16 +7,22 @@
 #include <unordered_map>
 
 #include "container/cgroup_resolver.h"
+#include "daemon/api_policies.h"
 #include "daemon/metrics_bridge.h"
 #include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
+#include "metadata/kubernetes/config.h"
+#include "metadata/kubernetes/policy_watch.h"
+#include "metrics/health.h"
+#include "output/event_identity.h"
 #include "output/json_sink.h"
 #include "pipeline/pipeline.h"
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
 #include "process/process_table.h"
+#include "stack/bcc_library.h"
 #include "stack/stack_resolver.h"
 #include "store/store_sink.h"
 
@@ -47,6 +53,10 @@ void log_enforcement(const KernelProbe& probe) {
 
 int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
               std::atomic<bool>* reload) {
+    if (std::string why; options.stacks && !bcc_available(&why)) {
+        spdlog::error("--stacks: {}", why);
+        return 1;
+    }
     if (geteuid() != 0) {
         spdlog::error("podguard run needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
         return 1;
@@ -57,7 +67,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
                       "CONFIG_DEBUG_INFO_BTF=y");
         return 1;
     }
-    auto json = JsonLinesSink::open(options.events_path, {options.lifecycle_events});
+    auto json = JsonLinesSink::open(options.events_path,
+                                    {options.lifecycle_events, options.events_rotation});
     if (!json) {
         spdlog::error("{}", json.error().message);
         return 1;
@@ -74,6 +85,9 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         return 1;
     }
     log_enforcement(probe);
+    set_event_node_name(options.metadata.node_name.empty()
+                            ? metadata::kubernetes::default_node_name()
+                            : options.metadata.node_name);
 
     std::unique_ptr<Metrics> metrics;
     if (!options.metrics_address.empty()) {
@@ -129,6 +143,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         spdlog::error("{}", a.error().message);
         return 1;
     }
+    health_set_attached(true);
     auto threads = scan_processes(true);
     auto ids = cgroup_ids_for(threads, cgroups.root());
     auto seeded = seed_kernel_cache((*bpf)->pids_fd(), (*bpf)->procs_fd(), threads, ids);
@@ -153,7 +168,29 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         spdlog::error("{}", o.error().message);
         return 1;
     }
+    // PodGuardPolicy objects: watched when the Kubernetes API is configured.
+    std::unique_ptr<metadata::kubernetes::PolicyWatch> policy_watch;
+    std::unique_ptr<ApiPolicies> api_policies;
+    if (options.api_policies && options.metadata.enabled &&
+        (!options.metadata.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST"))) {
+        auto config = metadata::kubernetes::resolve_config(options.metadata.kubeconfig);
+        if (!config) {
+            spdlog::error("PodGuardPolicy watch: {}", config.error().message);
+            return 1;
+        }
+        metadata::kubernetes::PolicyWatchOptions po;
+        po.config = std::move(*config);
+        policy_watch = std::make_unique<metadata::kubernetes::PolicyWatch>(std::move(po));
+        policy_watch->start();
+        api_policies = std::make_unique<ApiPolicies>(*policy_watch, metrics.get());
+        // Start enforcing with the cluster's policies when the API answers
+        // soon; otherwise they apply as soon as it does (not ready till then).
+        for (int i = 0; i < 50 && !policy_watch->synced() && !stop.load(); ++i)
+            usleep(100 * 1000);
+        (void)api_policies->refresh();
+    }
     PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
+    policy.set_api_policies(api_policies.get());
     if (auto st = policy.reload(); !st)
         return 1;
     // First, so that a container is known to the kernel's policy as early
@@ -164,6 +201,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     if (!options.store_path.empty()) {
         StoreOptions so;
         so.path = options.store_path;
+        so.max_bytes = options.store_max_bytes;
+        so.max_age = options.store_max_age;
         auto opened = StoreSink::open(so, StoreSinkOptions{});
         if (!opened) {
             spdlog::error("event store: {}", opened.error().message);
@@ -194,6 +233,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         health->update();
     }
     pipeline.set_tick([&] {
+        health_beat();
         if (health)
             health->update();
         policy.maybe_reload(reload && reload->exchange(false));
@@ -208,6 +248,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         ready << getpid() << "\n";
     }
 
+    health_beat();
     auto ran = pipeline.run(stop);
     pg_lost_counters lost = pipeline.read_lost();
     spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "

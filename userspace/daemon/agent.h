@@ -3,17 +3,21 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "daemon/metadata_setup.h"
+#include "output/rotating_file.h"
 
 namespace podguard {
 
 struct AgentOptions {
     std::string events_path = "-";
+    // A file (not stdout) is rotated at this size into FILE.1..FILE.N.
+    RotationOptions events_rotation{100ull << 20, 5};
     std::string ready_file; // created once every hook is attached
     uint32_t ringbuf_bytes = 16u << 20;
     bool report_self = false;
@@ -27,8 +31,12 @@ struct AgentOptions {
     std::string metrics_pod_labels = "container";   // off | namespace | pod | container
     size_t metrics_max_pod_series = 2000;
     MetadataOptions metadata;
-    std::vector<std::string> policy_paths;                  // empty: the embedded default policy
-    std::string store_path = "/var/lib/podguard/events.db"; // empty: no store
+    std::vector<std::string> policy_paths; // empty: the embedded default policy
+    // PodGuardPolicy objects from the Kubernetes API (when one is configured).
+    bool api_policies = true;
+    std::string store_path = "/var/lib/podguard/events.db";           // empty: no store
+    uint64_t store_max_bytes = 1ull << 30;                            // 0: no bound
+    std::chrono::seconds store_max_age = std::chrono::hours(24 * 30); // 0: no bound
     // Pin maps and links under /sys/fs/bpf/podguard: enforcement outlives
     // the daemon and the next one adopts it (fail-closed).
     bool pin = false;

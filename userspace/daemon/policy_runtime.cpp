@@ -4,9 +4,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include "daemon/api_policies.h"
+#include "metrics/health.h"
 #include "metrics/metrics.h"
+#include "output/event_identity.h"
 #include "policy/compiled.h"
 #include "policy/load.h"
+#include "policy/shadow.h"
 
 namespace podguard {
 
@@ -15,6 +19,16 @@ namespace {
 time_t mtime_of(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0 ? st.st_mtime : 0;
+}
+
+void publish_rules(const policy::CompiledPolicy& compiled) {
+    std::vector<RuleIdentity> ids;
+    ids.reserve(compiled.rules.size());
+    for (const auto& r : compiled.rules) {
+        std::string rule = r.name.substr(std::min(r.name.size(), r.policy.size() + 1));
+        ids.push_back({r.policy, std::move(rule), r.severity});
+    }
+    publish_rule_identities(std::move(ids));
 }
 
 } // namespace
@@ -44,9 +58,17 @@ std::vector<enforce::CgroupFacts> PolicyRuntime::known_facts() {
     return out;
 }
 
+PolicyRuntime::~PolicyRuntime() = default;
+
+bool PolicyRuntime::ready() const {
+    return loaded_ && (!api_ || api_->synced());
+}
+
 Status PolicyRuntime::reload() {
     last_mtimes_ = mtimes();
     auto set = paths_.empty() ? policy::load_default_policy() : policy::load_policies(paths_);
+    if (set && api_)
+        api_->merge_into(*set);
     Status result;
     if (!set) {
         result = set.error();
@@ -56,10 +78,17 @@ Status PolicyRuntime::reload() {
         result = st;
     } else {
         rules_ = compiled->rules.size();
-        spdlog::info("policy loaded: {} rules from {} (fingerprint {})", rules_,
+        publish_rules(*compiled);
+        loaded_ = true;
+        if (api_)
+            api_->mark_applied();
+        health_set_policy_loaded(ready());
+        spdlog::info("policy loaded: {} rules from {}{} (fingerprint {})", rules_,
                      paths_.empty() ? std::string("the embedded default")
                                     : fmt::format("{}", fmt::join(paths_, ", ")),
-                     compiled->fingerprint_hex());
+                     api_ ? " and PodGuardPolicy objects" : "", compiled->fingerprint_hex());
+        for (const auto& s : policy::find_shadowed(*compiled))
+            spdlog::warn("policy: {}", policy::format(s));
         if (auto user_only = maps_.user_space_only(); !user_only.empty())
             spdlog::warn("{} rule(s) match on the source binary and are not enforced in the "
                          "kernel",
@@ -74,7 +103,8 @@ Status PolicyRuntime::reload() {
 }
 
 void PolicyRuntime::maybe_reload(bool requested) {
-    if (requested || (!paths_.empty() && mtimes() != last_mtimes_))
+    const bool api_changed = api_ && api_->refresh();
+    if (requested || api_changed || (!paths_.empty() && mtimes() != last_mtimes_))
         (void)reload();
 }
 

@@ -18,12 +18,19 @@
 
 namespace podguard {
 
+class ApiPolicies;
 class Metrics;
 
 class PolicyRuntime : public EventSink {
   public:
     // paths empty: the embedded default policy.
     PolicyRuntime(BpfObjects& objects, std::vector<std::string> paths, Metrics* metrics);
+
+    ~PolicyRuntime() override;
+    // PodGuardPolicy objects from the API, beside the files (or the default).
+    void set_api_policies(ApiPolicies* api) { api_ = api; }
+    // A policy is in force (and, with the API, its objects were listed).
+    bool ready() const;
 
     // Compiles and installs; on failure the previous policy stays.
     Status reload();
@@ -48,6 +55,8 @@ class PolicyRuntime : public EventSink {
     std::unordered_map<uint64_t, std::pair<enforce::CgroupFacts, bool>> cgroups_;
     std::map<std::string, time_t> last_mtimes_;
     size_t rules_ = 0;
+    bool loaded_ = false;
+    ApiPolicies* api_ = nullptr;
 };
 
 } // namespace podguard

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "events/names.h"
+#include "metrics/health.h"
 #include "metrics/metric_list.h"
 
 #ifndef PODGUARD_VERSION
@@ -356,7 +357,8 @@ Result<std::unique_ptr<Metrics>> Metrics::start(const MetricsConfig& config) {
     metrics->build();
     try {
         metrics->exposer_ = std::make_unique<prometheus::Exposer>(
-            config.address, config.http_threads == 0 ? 1 : config.http_threads);
+            config.address, config.http_threads == 0 ? 1 : config.http_threads,
+            health_http_callbacks()); // also /healthz and /readyz (metrics/health.h)
     } catch (const std::exception& e) {
         return make_error(fmt::format("metrics: cannot listen on {}: {}", config.address,
                                       bind_diagnosis(config.address, e.what())));

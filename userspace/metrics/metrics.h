@@ -79,6 +79,8 @@ class Metrics {
     Metrics& operator=(const Metrics&) = delete;
 
     uint16_t port() const { return port_; } // the bound port
+    // For metric families kept by other modules (metrics/policy_status.h).
+    prometheus::Registry& registry() const { return *registry_; }
     const MetricsConfig& config() const { return config_; }
 
     // Per event: podguard_events_total, podguard_pod_events_total and, for

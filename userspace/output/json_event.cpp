@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "events/names.h"
+#include "output/event_identity.h"
 
 namespace podguard {
 
@@ -255,11 +256,13 @@ std::string format_rfc3339_ns(uint64_t realtime_ns) {
 void append_event_json(const Event& e, std::string& out) {
     out += '{';
     str_field(out, "time", format_rfc3339_ns(e.time_ns));
+    if (const std::string& node = event_node_name(); !node.empty())
+        str_field(out, "node", node);
     str_field(out, "kind", to_string(e.kind));
     str_field(out, "action", to_string(e.action));
     str_field(out, "relation", to_string(e.relation));
     if (e.policy_rule)
-        num_field(out, "policy_rule", e.policy_rule);
+        append_rule_identity(e.policy_rule, out);
     key(out, "source");
     append_party(e.source, out);
     out += ',';

@@ -16,10 +16,12 @@ Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& pa
                                                            JsonSinkOptions options) {
     if (path == "-" || path.empty())
         return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, false, options));
-    FILE* f = fopen(path.c_str(), "ae");
-    if (!f)
-        return make_error("cannot open events file " + path + ": " + strerror(errno));
-    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, true, options));
+    auto file = RotatingFile::open(path, options.rotation);
+    if (!file)
+        return file.error();
+    std::unique_ptr<JsonLinesSink> sink(new JsonLinesSink(nullptr, false, options));
+    sink->rotating_ = std::move(*file);
+    return sink;
 }
 
 JsonLinesSink::~JsonLinesSink() {
@@ -47,6 +49,12 @@ void JsonLinesSink::consume(const Event& event) noexcept {
 void JsonLinesSink::flush() noexcept {
     if (buffer_.empty())
         return;
+    if (rotating_) {
+        if (auto st = rotating_->write(buffer_); !st && write_errors_++ % 1000 == 0)
+            spdlog::error("{}", st.error().message);
+        buffer_.clear();
+        return;
+    }
     size_t n = fwrite(buffer_.data(), 1, buffer_.size(), file_);
     if (n != buffer_.size() || fflush(file_) != 0) {
         // Keep running: the store and metrics still see events. Say so, but

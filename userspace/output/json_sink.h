@@ -7,12 +7,14 @@
 #include <string>
 
 #include "common/result.h"
+#include "output/rotating_file.h"
 #include "pipeline/event_sink.h"
 
 namespace podguard {
 
 struct JsonSinkOptions {
-    bool lifecycle = false; // also write fork/exec/exit
+    bool lifecycle = false;   // also write fork/exec/exit
+    RotationOptions rotation; // for a file (not stdout)
 };
 
 class JsonLinesSink : public EventSink {
@@ -31,6 +33,7 @@ class JsonLinesSink : public EventSink {
     JsonLinesSink(FILE* file, bool owned, JsonSinkOptions options)
         : file_(file), owned_(owned), options_(options) {}
     FILE* file_;
+    std::unique_ptr<RotatingFile> rotating_; // a file: owner-only, rotated
     bool owned_;
     JsonSinkOptions options_;
     std::string buffer_;

@@ -4,6 +4,7 @@
 
 #include "policy/compiled.h"
 #include "policy/load.h"
+#include "policy/shadow.h"
 
 namespace podguard::policy {
 
@@ -43,6 +44,11 @@ int policy_check_main(const std::vector<std::string>& paths, std::ostream& out, 
         auto [first, last] = span[name];
         out << "  rules " << first << "-" << last << "  " << name << "\n";
     }
+    // A rule that an earlier one always pre-empts is almost always a mistake
+    // (e.g. observe-only's allow-everything before seed-pod in one folder).
+    auto shadowed = find_shadowed(*compiled);
+    for (const auto& s : shadowed)
+        err << format(s) << "\n";
     out << "compiled: " << compiled->rules.size() << " table rules, " << compiled->selectors.size()
         << " selectors, fingerprint " << compiled->fingerprint_hex() << "\n";
     return 0;

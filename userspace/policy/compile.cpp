@@ -22,6 +22,7 @@ spec:
     - name: agent-is-untouchable
       description: no container may signal, trace or read /proc of the podguard agent
       action: block
+      severity: critical
       operations: [signal, ptrace, procAccess]
       target: {agent: true}
       relations: [container_to_host, cross_pod, same_pod]
@@ -169,6 +170,7 @@ class Builder {
         c.name = d.name.value + "/" + r.name.value;
         c.policy = d.name.value;
         c.action = *parse_action(r.action.value);
+        c.severity = r.severity.present() ? r.severity.value : default_severity(c.action);
         for (const auto& op : r.operations) {
             c.op_kinds |= static_cast<uint8_t>(1u << static_cast<int>(op.kind));
             uint64_t mask = 0;
@@ -219,6 +221,7 @@ class Builder {
         c.name = d.name.value + "/default";
         c.policy = d.name.value;
         c.action = *parse_action(d.default_action->value);
+        c.severity = default_severity(c.action);
         c.op_kinds = (1u << kOperationKinds) - 1;
         c.signals = kAllSignals;
         c.ptrace = kAllPtrace;

@@ -64,6 +64,7 @@ struct CompiledRule {
     std::string name; // "<policy>/<rule>", "<policy>/default" for defaultAction
     std::string policy;
     PolicyAction action = PolicyAction::Allow;
+    std::string severity;      // as written, or by action (severity_of)
     uint8_t op_kinds = 0;      // bit = OperationKind
     uint64_t signals = 0;      // bit n-1 = signal n (signal_bit)
     uint64_t ptrace = 0;       // bit = ptrace_request_bit / kPtraceBitProcessVm*

@@ -63,6 +63,7 @@ struct RuleSpec {
     Pos pos;
     Located<std::string> name;
     Located<std::string> action;
+    Located<std::string> severity;   // info | low | medium | high | critical; omitted: by action
     Located<int> operations_written; // items in the YAML list, -1 if not a list
     std::vector<OperationSpec> operations;
     SelectorSpec source;

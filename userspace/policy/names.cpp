@@ -297,6 +297,25 @@ std::vector<std::string> action_names() {
     return {"allow", "audit", "block"};
 }
 
+std::optional<std::string_view> parse_severity(std::string_view text) {
+    for (std::string_view s : {"info", "low", "medium", "high", "critical"})
+        if (text == s)
+            return s;
+    return std::nullopt;
+}
+
+const char* default_severity(PolicyAction action) {
+    switch (action) {
+    case PolicyAction::Block:
+        return "high";
+    case PolicyAction::Audit:
+        return "medium";
+    case PolicyAction::Allow:
+        break;
+    }
+    return "info";
+}
+
 std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
     // Short words get less slack, or every 3-letter typo "means" every other word.
     size_t limit = word.size() <= 3 ? 1 : word.size() <= 6 ? 2 : 3;

@@ -55,6 +55,11 @@ std::vector<std::string> proc_entry_names();
 std::vector<std::string> relation_names();
 std::vector<std::string> action_names();
 
+// Rule severities, for routing events: info, low, medium, high, critical.
+std::optional<std::string_view> parse_severity(std::string_view text);
+// What a rule without `severity` reports: block high, audit medium, allow info.
+const char* default_severity(PolicyAction action);
+
 // The closest candidate within a small edit distance, or "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 // " (did you mean 'x'?)" or "".

@@ -316,7 +316,8 @@ class Walker {
             return r;
         }
         fields(n, at, where,
-               {"name", "description", "action", "operations", "source", "target", "relations"},
+               {"name", "description", "action", "severity", "operations", "source", "target",
+                "relations"},
                [&](std::string_view k, Pos kp, NodeRef v) {
                    const Where w = Where::child(where, k);
                    if (k == "name") {
@@ -328,6 +329,9 @@ class Walker {
                    } else if (k == "action") {
                        if (auto s = scalar(v, kp, w))
                            r.action = std::move(*s);
+                   } else if (k == "severity") {
+                       if (auto s = scalar(v, kp, w))
+                           r.severity = std::move(*s);
                    } else if (k == "operations") {
                        r.operations_written = {v.is_sequence() ? static_cast<int>(v.size())
                                                : v.is_null()   ? 0

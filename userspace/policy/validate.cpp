@@ -163,6 +163,9 @@ class Checker {
             error(at, "missing action in " + where() + " (allow, audit or block)");
         else
             action(r.action, [&] { return where() + ".action"; });
+        if (r.severity.present() && !parse_severity(r.severity.value))
+            error(r.severity.pos, "unknown severity '" + r.severity.value + "' in " + where() +
+                                      ".severity (info, low, medium, high or critical)");
         if (!r.operations_written.present())
             error(at, "missing operations in " + where() +
                           " (a list of signal, ptrace and/or procAccess)");

@@ -5,6 +5,8 @@ extern "C" {
 #include <bcc/bcc_syms.h>
 }
 
+#include "stack/bcc_symbols.h"
+
 namespace podguard {
 
 namespace {
@@ -12,17 +14,18 @@ namespace {
 StackFrame frame_from(uint64_t address, void* cache) {
     StackFrame f;
     f.address = address;
-    if (!cache)
+    const BccSymbols* bcc = bcc_symbols();
+    if (!cache || !bcc)
         return f;
     bcc_symbol sym{};
-    if (bcc_symcache_resolve(cache, address, &sym) == 0) {
+    if (bcc->symcache_resolve(cache, address, &sym) == 0) {
         const char* name = sym.demangle_name ? sym.demangle_name : sym.name;
         if (name)
             f.symbol = name;
         if (sym.module)
             f.module = sym.module;
         f.offset = sym.offset;
-        bcc_symbol_free_demangle_name(&sym);
+        bcc->symbol_free_demangle_name(&sym);
     } else if (sym.module) {
         // Inside a mapped file without a symbol for it: module + offset.
         f.module = sym.module;
@@ -35,17 +38,18 @@ StackFrame frame_from(uint64_t address, void* cache) {
 
 Symbolizer::Symbolizer(size_t max_processes) : max_processes_(max_processes ? max_processes : 1) {}
 
+// Every cache was made by a loaded libbcc: bcc_symbols() is then non-null.
 Symbolizer::~Symbolizer() {
     for (auto& [pid, p] : processes_)
-        bcc_free_symcache(p.cache, int(pid));
+        bcc_symbols()->free_symcache(p.cache, int(pid));
     if (kernel_)
-        bcc_free_symcache(kernel_, -1);
+        bcc_symbols()->free_symcache(kernel_, -1);
 }
 
 StackFrame Symbolizer::kernel_frame(uint64_t address) noexcept {
     try {
-        if (!kernel_)
-            kernel_ = bcc_symcache_new(-1, nullptr);
+        if (!kernel_ && bcc_symbols())
+            kernel_ = bcc_symbols()->symcache_new(-1, nullptr);
         StackFrame f = frame_from(address, kernel_);
         if (f.module.empty() && !f.symbol.empty())
             f.module = "kernel";
@@ -70,7 +74,9 @@ void* Symbolizer::process_cache(uint32_t pid, uint64_t start_ns) {
     while (processes_.size() >= max_processes_ && !lru_.empty())
         drop(lru_.back());
     // A process that is gone yields an empty cache: addresses stay raw.
-    void* cache = bcc_symcache_new(int(pid), nullptr);
+    if (!bcc_symbols())
+        return nullptr;
+    void* cache = bcc_symbols()->symcache_new(int(pid), nullptr);
     if (!cache)
         return nullptr;
     lru_.push_front(pid);
@@ -92,7 +98,7 @@ void Symbolizer::drop(uint32_t pid) {
     auto it = processes_.find(pid);
     if (it == processes_.end())
         return;
-    bcc_free_symcache(it->second.cache, int(pid));
+    bcc_symbols()->free_symcache(it->second.cache, int(pid));
     lru_.erase(it->second.lru);
     processes_.erase(it);
 }

@@ -197,7 +197,7 @@ int events_main(const std::vector<std::string>& args, std::ostream& out, std::os
                    "asc: the first matches, oldest first; desc: the last, newest first "
                    "(default: asc with --since, else the last matches, oldest first)")
         ->check(CLI::IsMember({"asc", "desc"}));
-    app.add_option("--output", output, "table or json (one event per line)")
+    app.add_option("-o,--output", output, "table or json (one event per line)")
         ->check(CLI::IsMember({"table", "json"}));
     app.add_flag("--follow", follow, "Keep printing new events as they are stored");
     app.add_option("--poll-interval-ms", poll_ms, "--follow's polling interval")
@@ -209,9 +209,19 @@ int events_main(const std::vector<std::string>& args, std::ostream& out, std::os
     std::string verify_store;
     verify->add_option("--store", verify_store, "The event store");
 
+    // Unexpected arguments are reported here, in the order given (CLI11's
+    // own message lists them in its reversed parse order).
+    app.allow_extras();
     try {
         std::vector<std::string> reversed(args.rbegin(), args.rend());
         app.parse(reversed);
+        if (auto extra = app.remaining(); !extra.empty()) {
+            err << "podguard events: error: The following argument"
+                << (extra.size() > 1 ? "s were" : " was")
+                << " not expected: " << fmt::format("{}", fmt::join(extra, " "))
+                << " (see --help)\n";
+            return 2;
+        }
     } catch (const CLI::CallForHelp&) {
         out << app.help();
         return 0;
