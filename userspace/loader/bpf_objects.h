@@ -82,7 +82,7 @@ class BpfObjects {
     struct ::podguard_bpf* skel_;
     LoadOptions options_;
     uint32_t ringbuf_bytes_;
-    std::vector<std::string> fresh_pins_; // maps to pin (no compatible pin existed)
+    std::vector<std::string> fresh_pins_;    // maps to pin (no compatible pin existed)
     std::vector<SyscallLink> syscall_links_; // pg_sys_enter/exit, one per tracepoint
 };
 

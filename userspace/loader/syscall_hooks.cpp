@@ -58,9 +58,9 @@ Result<std::vector<SyscallTracepoint>> watched_syscall_tracepoints() {
     return out;
 }
 
-Result<std::vector<SyscallLink>> attach_syscall_tracepoints(
-    const std::vector<SyscallTracepoint>& tracepoints, struct ::bpf_program* enter,
-    struct ::bpf_program* exit) {
+Result<std::vector<SyscallLink>>
+attach_syscall_tracepoints(const std::vector<SyscallTracepoint>& tracepoints,
+                           struct ::bpf_program* enter, struct ::bpf_program* exit) {
     std::vector<SyscallLink> links;
     for (const auto& tp : tracepoints) {
         struct ::bpf_link* link =

@@ -37,9 +37,9 @@ struct SyscallLink {
 // Attaches `enter` to every entry tracepoint and `exit` to every exit one. A
 // missing tracepoint is an error (the syscall exists on this architecture,
 // so it would go unwatched); on error nothing stays attached.
-Result<std::vector<SyscallLink>> attach_syscall_tracepoints(
-    const std::vector<SyscallTracepoint>& tracepoints, struct ::bpf_program* enter,
-    struct ::bpf_program* exit);
+Result<std::vector<SyscallLink>>
+attach_syscall_tracepoints(const std::vector<SyscallTracepoint>& tracepoints,
+                           struct ::bpf_program* enter, struct ::bpf_program* exit);
 
 // Detaches (unless pinned) and frees.
 void destroy_syscall_links(std::vector<SyscallLink>& links);

@@ -232,8 +232,8 @@ int main() {
         die(std::string("load: ") + strerror(-err));
     if (int err = podguard_bpf__attach(skel))
         die(std::string("attach: ") + strerror(-err));
-    auto syscall_links = attach_syscall_tracepoints(syscall_tracepoints(skel),
-                                                    skel->progs.pg_sys_enter, skel->progs.pg_sys_exit);
+    auto syscall_links = attach_syscall_tracepoints(
+        syscall_tracepoints(skel), skel->progs.pg_sys_enter, skel->progs.pg_sys_exit);
     if (!syscall_links)
         die(syscall_links.error().message);
     fill_proc_names(bpf_map__fd(skel->maps.pg_proc_names));
