@@ -1,6 +1,7 @@
-// What the agent costs the syscalls it watches, and how many events per
-// second it delivers without losing one. Figures are ratios measured in one
-// run: the same loop with the agent attached and detached.
+// How many events per second the agent delivers without losing one: end to
+// end from one generator thread, and the pipeline's capacity on a pre-filled
+// ring buffer. What the agent costs each syscall is podguard_bench_tenants
+// (bench/tenant_bench.cpp).
 #include <algorithm>
 #include <arpa/inet.h>
 #include <array>
@@ -25,7 +26,6 @@
 
 #include "bench_agent.h"
 #include "bench_timing.h"
-#include "floor.skel.h"
 
 namespace {
 
@@ -109,28 +109,6 @@ pid_t spawn_sleeper() {
     return p;
 }
 
-// The configurations each operation is timed under, in every round.
-enum Phase { kDetached, kFloorRaw, kFloorOpenat, kAgent, kPhases };
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-// Per-round ratios against the same round's detached time: drift over the
-// run (page cache, another tenant of the VM) moves both sides of a ratio.
-struct Ratio {
-    double median, low, high;
-};
-
-Ratio ratio(const std::vector<double>& phase, const std::vector<double>& detached) {
-    std::vector<double> r;
-    for (size_t i = 0; i < phase.size(); ++i)
-        r.push_back(phase[i] / detached[i]);
-    return {median(r), *std::min_element(r.begin(), r.end()),
-            *std::max_element(r.begin(), r.end())};
-}
-
 // Events the pipeline reads per second when it never waits for the kernel:
 // the ring buffer is filled while the agent is stopped (SIGSTOP), then the
 // agent is continued and timed until its metrics count them all. This is the
@@ -169,113 +147,12 @@ Drain drain_rate(pid_t target, uint64_t events) {
 
 } // namespace
 
-int main(int argc, char** argv) {
-    // --costs-only: the syscall table, without the event-rate runs.
-    const bool costs_only = argc > 1 && std::string(argv[1]) == "--costs-only";
+int main() {
     if (geteuid() != 0) {
         fprintf(stderr, "overhead_bench needs root\n");
         return 1;
     }
     pid_t target = spawn_sleeper();
-    const std::string ordinary = "/etc/hostname";
-    const std::string procpath = "/proc/" + std::to_string(target) + "/root/etc/hostname";
-    const pid_t self = getpid();
-
-    auto open_ordinary = [&] { close(open(ordinary.c_str(), O_RDONLY)); };
-    auto kill_self = [&] { kill(self, 0); };
-    auto open_proc = [&] {
-        int fd = open(procpath.c_str(), O_RDONLY);
-        if (fd >= 0)
-            close(fd);
-    };
-    struct Op {
-        const char* name;
-        std::function<void()> run;
-        int iterations;
-        double target;
-    };
-    const std::vector<Op> ops = {{"openat, ordinary file", open_ordinary, 50000, 1.05},
-                                 {"kill(self, 0)", kill_self, 50000, 1.5},
-                                 {"open /proc/<pid>/root/...", open_proc, 12500, 1.5}};
-    floor_bpf* floor = floor_bpf__open_and_load();
-    if (!floor) {
-        fprintf(stderr, "cannot load the floor programs\n");
-        return 1;
-    }
-    // Attaches one phase's programs; returns what detaches them.
-    auto enter = [&](Phase p) -> std::function<void()> {
-        std::vector<bpf_link*> links;
-        auto attach = [&](bpf_program* prog) {
-            bpf_link* l = bpf_program__attach(prog);
-            if (!l) {
-                fprintf(stderr, "cannot attach %s\n", bpf_program__name(prog));
-                exit(1);
-            }
-            links.push_back(l);
-        };
-        switch (p) {
-        case kFloorRaw:
-            attach(floor->progs.floor_sys_enter);
-            attach(floor->progs.floor_sys_exit);
-            break;
-        case kFloorOpenat:
-            attach(floor->progs.floor_openat_enter);
-            attach(floor->progs.floor_openat_exit);
-            break;
-        case kAgent: {
-            auto agent = std::make_shared<Agent>(start_agent());
-            return [agent] { stop_agent(*agent); };
-        }
-        default:
-            break;
-        }
-        return [links] {
-            for (auto* l : links)
-                bpf_link__destroy(l);
-        };
-    };
-    // Rounds rotate the order of the phases, so that none always runs first
-    // (cold caches) or right after the agent stopped.
-    const int rounds = 7;
-    std::vector<std::array<std::vector<double>, kPhases>> ns(ops.size());
-    for (const auto& op : ops)
-        bench::best_cpu_ns_per_op(op.run, op.iterations / 10, 1); // warm-up
-    for (int round = 0; round < rounds; ++round) {
-        for (int k = 0; k < kPhases; ++k) {
-            Phase p = Phase((k + round) % kPhases);
-            auto leave = enter(p);
-            for (size_t i = 0; i < ops.size(); ++i)
-                ns[i][p].push_back(bench::best_cpu_ns_per_op(ops[i].run, ops[i].iterations, 3));
-            leave();
-        }
-    }
-    floor_bpf__destroy(floor);
-
-    printf(
-        "\nns per operation: CPU time of the calling thread, best of 3 runs in each of %d rounds;\n"
-        "ratios: median over the rounds of (phase / the same round's detached), [min-max]\n"
-        "(ordinary openat and the /proc open are each followed by close(), as a program does)\n"
-        "floor raw = empty programs on raw_tp sys_enter/sys_exit (the agent's hooks)\n"
-        "floor openat = empty programs on syscalls:sys_{enter,exit}_openat only (the narrowest\n"
-        "  hook for an open here: kprobes are not built in, fentry and LSM are refused)\n\n",
-        rounds);
-    printf("%-27s %9s %10s %13s %22s %7s\n", "operation", "detached", "floor raw", "floor openat",
-           "agent", "target");
-    for (size_t i = 0; i < ops.size(); ++i) {
-        const auto& d = ns[i][kDetached];
-        Ratio raw = ratio(ns[i][kFloorRaw], d), openat = ratio(ns[i][kFloorOpenat], d),
-              agent = ratio(ns[i][kAgent], d);
-        printf("%-27s %9.1f %9.3fx %12.3fx %7.3fx [%.3f-%.3f] %6.2fx %s\n", ops[i].name, median(d),
-               raw.median, openat.median, agent.median, agent.low, agent.high, ops[i].target,
-               agent.median <= ops[i].target ? "ok" : "OVER");
-    }
-
-    if (costs_only) {
-        kill(target, SIGKILL);
-        waitpid(target, nullptr, 0);
-        return 0;
-    }
-
     // End to end: kill(target, 0) from one thread is one event each. Offered
     // load rises until the kernel reports an undelivered event or the
     // generator cannot offer more.

@@ -147,6 +147,19 @@ enum pg_lost_reason {
 };
 
 /* One side of an event: a thread and the process it belongs to. */
+/* One row of pg_syscall_hooks (bpf/syscalls.bpf.h): a syscall whose
+ * syscalls:sys_enter_<name> / sys_exit_<name> tracepoints the loader attaches
+ * pg_sys_enter / pg_sys_exit to. */
+#define PG_SYSCALL_NAME_LEN 32
+#define PG_HOOK_ENTER 1
+#define PG_HOOK_EXIT 2
+
+struct pg_syscall_hook {
+	char name[PG_SYSCALL_NAME_LEN]; /* as in the tables: upper case */
+	__s32 nr;                       /* negative: not a syscall on this architecture */
+	__u32 hooks;                    /* PG_HOOK_* */
+};
+
 struct pg_task {
 	__u32 pid;    /* host tgid */
 	__u32 tid;    /* host tid */

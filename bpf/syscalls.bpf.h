@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * One entry and one exit hook for every watched syscall. Raw tracepoints
- * rather than syscalls:sys_enter_* tracepoints: the latter fill a perf
- * buffer with the arguments before calling the program, which doubled the
- * cost of a plain openat. Here an unwatched syscall costs a compare tree.
+ * One entry and one exit program for the watched syscalls, attached by the
+ * loader to the syscalls:sys_enter_<name> / sys_exit_<name> tracepoint of
+ * each syscall in the tables below (and of no other). A syscall nobody
+ * watches then runs no program at all: it pays only the kernel's slow path,
+ * which any syscall tracepoint turns on for every task. The raw sys_enter /
+ * sys_exit tracepoints used before ran a program on every syscall of every
+ * process on the node (an unwatched getppid() paid 2.1-2.6x); README "Cost"
+ * has the measurements behind the choice.
  */
 #ifndef PODGUARD_SYSCALLS_BPF_H
 #define PODGUARD_SYSCALLS_BPF_H
@@ -17,7 +21,6 @@
 
 #if defined(__TARGET_ARCH_x86)
 /* regs: the task's typed registers (pg_syscall_regs), read with plain loads. */
-#define PG_SYSCALL_NR(regs) ((regs)->orig_ax)
 #define PG_ARG1(regs) ((regs)->di)
 #define PG_ARG2(regs) ((regs)->si)
 #define PG_ARG3(regs) ((regs)->dx)
@@ -48,8 +51,8 @@
 #define PG_NR_UNSHARE 272
 #define PG_NR_SETNS 308
 #elif defined(__TARGET_ARCH_arm64)
-/* The generic syscall table: no open/stat/lstat/access/readlink. */
-#define PG_SYSCALL_NR(regs) ((regs)->syscallno)
+/* The generic syscall table: no open/stat/lstat/access/readlink (negative:
+ * not a syscall here, the loader attaches nothing). */
 /* x0 becomes the return value; orig_x0 keeps the first argument. */
 #define PG_ARG1(regs) ((regs)->orig_x0)
 #define PG_ARG2(regs) ((regs)->regs[1])
@@ -88,13 +91,35 @@
 #define PG_NR_OPENAT2 437
 #define PG_NR_FACCESSAT2 439
 
+/*
+ * What the kernel hands a syscalls:sys_enter_* / sys_exit_* program
+ * (perf_call_bpf_enter/exit): the pt_regs pointer first (what
+ * bpf_get_stackid reads), the syscall number as an int, then the arguments
+ * or the return value. The arguments are not read from here: the kernel
+ * refuses to attach a program to a syscall with fewer arguments than the
+ * program's furthest read (the same program serves every syscall).
+ */
+struct pg_sys_enter_ctx {
+	__u64 regs;
+	__s32 nr;
+	__u32 pad; /* not written by the kernel */
+};
+
+struct pg_sys_exit_ctx {
+	__u64 regs;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
 #define PG_ARG0(regs) 0
 #define PG_DIRFD0(regs) PG_AT_FDCWD
 #define PG_DIRFD1(regs) PG_ARG1(regs)
 
 /*
- * The watched syscalls, each named once: the entry and exit switches below
- * are generated from these tables. Numbers are argument positions (0: none).
+ * The watched syscalls, each named once: the entry and exit switches below,
+ * and the list of tracepoints the loader attaches them to, are generated
+ * from these tables. Numbers are argument positions (0: none).
  */
 /* X(name, target pid, target tid, signal) */
 #define PG_SIGNAL_SYSCALLS(X)                                                                      \
@@ -126,7 +151,8 @@
 	X(CHDIR, 0, 1)                                                                             \
 	X(EXECVE, 0, 1)                                                                            \
 	X(EXECVEAT, 1, 2)
-/* Syscalls that change what the process cache holds about the caller. */
+/* Syscalls that change what the process cache holds about the caller (at
+ * their exit). */
 #define PG_IDENTITY_SYSCALLS(X) X(SETUID) X(SETREUID) X(SETRESUID) X(UNSHARE) X(SETNS)
 
 #define PG_SIGNAL_ENTER(name, pid, tid, sig)                                                       \
@@ -148,43 +174,54 @@
 		break;
 #define PG_CASE(name, ...) case PG_NR_##name:
 
-/* The registers the raw tracepoint passes, as the current task's typed
- * pt_regs: the arguments are then plain loads, where the untyped pointer
- * costs a probe read (a helper call) each. Taken only for watched syscalls. */
+/*
+ * What the loader attaches the two programs to, generated from the same
+ * tables: entry and exit of every watched syscall, the exit alone of the
+ * identity syscalls. The loader lower-cases the names into tracepoint names.
+ */
+#define PG_HOOK_BOTH(name, ...) {#name, PG_NR_##name, PG_HOOK_ENTER | PG_HOOK_EXIT},
+#define PG_HOOK_EXIT_ONLY(name, ...) {#name, PG_NR_##name, PG_HOOK_EXIT},
+const volatile struct pg_syscall_hook pg_syscall_hooks[] = {
+	PG_SIGNAL_SYSCALLS(PG_HOOK_BOTH) PG_PTRACE_SYSCALLS(PG_HOOK_BOTH)
+		PG_PATH_SYSCALLS(PG_HOOK_BOTH) PG_IDENTITY_SYSCALLS(PG_HOOK_EXIT_ONLY)};
+
+/* The current task's typed pt_regs: the arguments are then plain loads,
+ * where the untyped pointer in the context costs a probe read (a helper
+ * call) each. */
 static __always_inline struct pt_regs *pg_syscall_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(pg_sys_enter, struct pt_regs *raw_regs, long id)
+/* No section target: attached per syscall by the loader (pg_syscall_hooks). */
+SEC("tp")
+int pg_sys_enter(struct pg_sys_enter_ctx *ctx)
 {
 	struct pt_regs *regs;
 
-	switch (id) {
+	switch (ctx->nr) {
 	PG_SIGNAL_SYSCALLS(PG_SIGNAL_ENTER)
 	PG_PTRACE_SYSCALLS(PG_PTRACE_ENTER)
 	PG_PATH_SYSCALLS(PG_PATH_ENTER)
-	PG_IDENTITY_SYSCALLS(PG_CASE)
-		/* Their exit refreshes the process cache: let it past the
-		 * nothing-pending shortcut. */
-		pg_pending_add((__u32)bpf_get_current_pid_tgid(), 1);
-		break;
 	}
 	pg_stack_capture(ctx);
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(pg_sys_exit, struct pt_regs *raw_regs, long ret)
+SEC("tp")
+int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
 {
-	long id;
+	long ret = ctx->ret;
 
-	/* Checked before the syscall number: reading it is a probe read. */
+	switch (ctx->nr) {
+	PG_IDENTITY_SYSCALLS(PG_CASE)
+		if (ret == 0)
+			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
+		return 0;
+	}
 	if (!pg_maybe_pending((__u32)bpf_get_current_pid_tgid()))
 		return 0;
-	id = PG_SYSCALL_NR(pg_syscall_regs());
-	switch (id) {
+	switch (ctx->nr) {
 	PG_SIGNAL_SYSCALLS(PG_CASE)
 		pg_enforce_exit(ret);
 		return pg_signal_exit(ret);
@@ -196,11 +233,6 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *raw_regs, long ret)
 		pg_proc_retry_exit(ret);
 		pg_enforce_exit(ret);
 		pg_inflight_finish(ret);
-		break;
-	PG_IDENTITY_SYSCALLS(PG_CASE)
-		if (ret == 0)
-			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
-		pg_pending_add((__u32)bpf_get_current_pid_tgid(), -1);
 		break;
 	}
 	return 0;

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-format libclang-rt-14-dev
   podman runc catatonit busybox-static prometheus qemu-system-x86 cpio iproute2 util-linux
   mmdebstrap python3-yaml python3-jsonschema libcivetweb-dev
+  bpftrace
 )
 # kubectl (for `kubectl kustomize` of deploy/): Debian's, unless one is there.
 command -v kubectl >/dev/null || packages+=(kubernetes-client)

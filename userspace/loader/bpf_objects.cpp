@@ -152,6 +152,7 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
 }
 
 BpfObjects::~BpfObjects() {
+    destroy_syscall_links(syscall_links_);
     podguard_bpf__destroy(skel_);
 }
 
@@ -194,6 +195,13 @@ Status BpfObjects::attach() {
     if (int err = podguard_bpf__attach(skel_))
         return make_error(std::string("cannot attach BPF programs: ") + strerror(-err) +
                           (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : ""));
+    // The syscall programs have no section target: they run on the watched
+    // syscalls' tracepoints only.
+    auto links = attach_syscall_tracepoints(syscall_tracepoints(skel_), skel_->progs.pg_sys_enter,
+                                            skel_->progs.pg_sys_exit);
+    if (!links)
+        return links.error();
+    syscall_links_ = std::move(*links);
     if (!options_.pin_dir.empty())
         return pin_after_attach();
     return {};
@@ -205,16 +213,23 @@ Status BpfObjects::attach() {
 Status BpfObjects::pin_after_attach() {
     const std::string& dir = options_.pin_dir;
     std::set<std::string> ours;
-    const struct bpf_object_skeleton* s = skel_->skeleton;
-    for (int i = 0; options_.pin_links && i < s->prog_cnt; ++i) {
-        struct bpf_link* link = *s->progs[i].link;
-        if (!link)
-            continue;
-        std::string path = dir + "/" + kLinkPrefix + s->progs[i].name;
+    auto pin = [&](struct bpf_link* link, const std::string& name) -> Status {
+        std::string path = dir + "/" + kLinkPrefix + name;
         ours.insert(path);
         unlink(path.c_str());
         if (int err = bpf_link__pin(link, path.c_str()))
             return make_error("cannot pin " + path + ": " + strerror(-err));
+        return {};
+    };
+    const struct bpf_object_skeleton* s = skel_->skeleton;
+    if (options_.pin_links) {
+        for (int i = 0; i < s->prog_cnt; ++i)
+            if (struct bpf_link* link = *s->progs[i].link)
+                if (auto st = pin(link, s->progs[i].name); !st)
+                    return st;
+        for (const auto& l : syscall_links_)
+            if (auto st = pin(l.link, "pg_" + l.tracepoint); !st)
+                return st;
     }
     for (const auto& name : list_dir(dir)) {
         std::string path = dir + "/" + name;

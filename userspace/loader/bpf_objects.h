@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "loader/kernel_probe.h"
+#include "loader/syscall_hooks.h"
 
 struct podguard_bpf; // bpftool skeleton
 
@@ -81,7 +82,8 @@ class BpfObjects {
     struct ::podguard_bpf* skel_;
     LoadOptions options_;
     uint32_t ringbuf_bytes_;
-    std::vector<std::string> fresh_pins_; // maps to pin (no compatible pin existed)
+    std::vector<std::string> fresh_pins_;    // maps to pin (no compatible pin existed)
+    std::vector<SyscallLink> syscall_links_; // pg_sys_enter/exit, one per tracepoint
 };
 
 // Unpins everything under pin_dir (links detach, maps go once unused) and

@@ -24,6 +24,7 @@
 
 #include "enforce/policy_maps.h"
 #include "events/names.h"
+#include "loader/syscall_hooks.h"
 #include "podguard.h"
 #include "podguard.skel.h"
 #include "policy/load.h"
@@ -231,6 +232,10 @@ int main() {
         die(std::string("load: ") + strerror(-err));
     if (int err = podguard_bpf__attach(skel))
         die(std::string("attach: ") + strerror(-err));
+    auto syscall_links = attach_syscall_tracepoints(
+        syscall_tracepoints(skel), skel->progs.pg_sys_enter, skel->progs.pg_sys_exit);
+    if (!syscall_links)
+        die(syscall_links.error().message);
     fill_proc_names(bpf_map__fd(skel->maps.pg_proc_names));
     uint32_t zero = 0;
     pg_enforce_config cfg{0, PG_ENFORCE_LSM};
@@ -253,6 +258,7 @@ int main() {
     run_case("audit", "a", "b", false, rb);
     std::printf("PGVM done\n");
     ring_buffer__free(rb);
+    destroy_syscall_links(*syscall_links);
     podguard_bpf__destroy(skel);
     return 0;
 }

@@ -1,0 +1,85 @@
+#include "loader/syscall_hooks.h"
+
+#include <bpf/libbpf.h>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+
+#include "podguard.h"
+#include "podguard.skel.h"
+
+namespace podguard {
+
+namespace {
+
+bool tracepoint_exists(const std::string& name) {
+    struct stat st;
+    for (const char* dir : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"})
+        if (stat((std::string(dir) + "/events/syscalls/" + name).c_str(), &st) == 0)
+            return true;
+    return false;
+}
+
+// The tracepoints are named after the kernel's SYSCALL_DEFINE, which for a
+// few syscalls whose structure changed long ago is the "new" one: stat(2)
+// and lstat(2) are sys_enter_newstat / sys_enter_newlstat on x86-64.
+std::string tracepoint_syscall_name(const std::string& syscall) {
+    if (!tracepoint_exists("sys_enter_" + syscall) && tracepoint_exists("sys_enter_new" + syscall))
+        return "new" + syscall;
+    return syscall;
+}
+
+} // namespace
+
+std::vector<SyscallTracepoint> syscall_tracepoints(const struct ::podguard_bpf* skel) {
+    std::vector<SyscallTracepoint> out;
+    for (const auto& row : skel->rodata->pg_syscall_hooks) {
+        if (row.nr < 0)
+            continue;
+        std::string name(row.name, strnlen(row.name, sizeof row.name));
+        for (char& c : name)
+            c = char(std::tolower(static_cast<unsigned char>(c)));
+        name = tracepoint_syscall_name(name);
+        if (row.hooks & PG_HOOK_ENTER)
+            out.push_back({"sys_enter_" + name, true});
+        if (row.hooks & PG_HOOK_EXIT)
+            out.push_back({"sys_exit_" + name, false});
+    }
+    return out;
+}
+
+Result<std::vector<SyscallTracepoint>> watched_syscall_tracepoints() {
+    struct ::podguard_bpf* skel = podguard_bpf__open();
+    if (!skel)
+        return Error{std::string("cannot open BPF object: ") + strerror(errno)};
+    auto out = syscall_tracepoints(skel);
+    podguard_bpf__destroy(skel);
+    return out;
+}
+
+Result<std::vector<SyscallLink>>
+attach_syscall_tracepoints(const std::vector<SyscallTracepoint>& tracepoints,
+                           struct ::bpf_program* enter, struct ::bpf_program* exit) {
+    std::vector<SyscallLink> links;
+    for (const auto& tp : tracepoints) {
+        struct ::bpf_link* link =
+            bpf_program__attach_tracepoint(tp.enter ? enter : exit, "syscalls", tp.name.c_str());
+        if (!link) {
+            int err = errno;
+            destroy_syscall_links(links);
+            return Error{"cannot attach syscalls:" + tp.name + ": " + strerror(err) +
+                         (err == ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : "")};
+        }
+        links.push_back({tp.name, link});
+    }
+    return links;
+}
+
+void destroy_syscall_links(std::vector<SyscallLink>& links) {
+    for (auto& l : links)
+        bpf_link__destroy(l.link);
+    links.clear();
+}
+
+} // namespace podguard
