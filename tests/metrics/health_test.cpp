@@ -24,6 +24,7 @@ TEST(Health, ProbesAnswerOnTheMetricsPort) {
     EXPECT_EQ(r.status, 503);
     EXPECT_NE(r.body.find("policy"), std::string::npos) << r.body;
     health_set_policy_loaded(true);
+    EXPECT_EQ(get("/readyz").status, 503) << "the event loop has not run yet";
     health_beat();
     EXPECT_EQ(get("/readyz").status, 200);
     EXPECT_EQ(get("/healthz").status, 200);

@@ -78,6 +78,8 @@ HealthReport health_check(std::string_view path) {
             return {503, "not ready: BPF programs not attached yet"};
         if (!g_policy.load())
             return {503, "not ready: no policy loaded yet"};
+        if (g_last_beat_ns.load() == 0)
+            return {503, "not ready: the event loop has not started yet"};
         return {200, "ready"};
     }
     const int64_t last = g_last_beat_ns.load();

@@ -1,5 +1,6 @@
 // /healthz and /readyz on the metrics port, for the kubelet's probes.
-//   /readyz  200 once every program is attached and a policy is loaded.
+//   /readyz  200 once every program is attached, a policy is loaded and the
+//            event loop runs.
 //   /healthz 200 while the event loop drains the ring buffer: it has ticked
 //            within the stall limit (it ticks every second, even when idle).
 // Otherwise 503 with the reason as the body. Served from civetweb's
