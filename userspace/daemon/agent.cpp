@@ -13,6 +13,7 @@
 #include "loader/bpf_objects.h"
 #include "loader/kernel_probe.h"
 #include "output/json_sink.h"
+#include "pipeline/flood_stats.h"
 #include "pipeline/pipeline.h"
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
@@ -112,6 +113,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     route_libbpf_logs_to_spdlog();
     LoadOptions load;
     load.ringbuf_bytes = options.ringbuf_bytes;
+    load.flood = options.flood;
     load.report_self = options.report_self;
     load.stacks = options.stacks;
     load.agent_tgid = static_cast<uint32_t>(getpid());
@@ -152,6 +154,19 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     if (auto o = pipeline.open(); !o) {
         spdlog::error("{}", o.error().message);
         return 1;
+    }
+    if (auto o = pipeline.add_ring((*bpf)->prio_events_fd()); !o) {
+        spdlog::error("{}", o.error().message);
+        return 1;
+    }
+    if (options.flood.window_ns) {
+        BpfObjects* objects = bpf->get();
+        pipeline.set_sweep(
+            [objects] {
+                if (auto st = objects->flush_aggregates(false); !st)
+                    spdlog::warn("{}", st.error().message);
+            },
+            std::max<uint64_t>(options.flood.window_ns / 4, 10'000'000ull));
     }
     PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
     if (auto st = policy.reload(); !st)
@@ -209,11 +224,19 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     }
 
     auto ran = pipeline.run(stop);
+    // No act may stay counted only in the kernel: once the hooks are gone,
+    // every pending count goes out as a summary and is read.
+    (*bpf)->detach();
+    if (auto st = (*bpf)->flush_aggregates(true); !st)
+        spdlog::warn("{}", st.error().message);
+    pipeline.drain();
     pg_lost_counters lost = pipeline.read_lost();
+    FloodTotals flood = read_flood_totals((*bpf)->flood_fd());
     spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "
                  "undecodable, {} lost to handling errors",
                  pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors,
                  pipeline.stats().handling_errors);
+    spdlog::info("podguard flood control: {}", format_flood_totals(flood, pipeline.stats()));
     if (stats_fd)
         close(*stats_fd);
     if (!ran) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/metadata_setup.h"
+#include "loader/bpf_objects.h"
 
 namespace podguard {
 
@@ -16,6 +17,7 @@ struct AgentOptions {
     std::string events_path = "-";
     std::string ready_file; // created once every hook is attached
     uint32_t ringbuf_bytes = 16u << 20;
+    FloodOptions flood; // aggregation, priority ring, per-cgroup fairness
     bool report_self = false;
     // Kernel-wide BPF run-time statistics (podguard_bpf_program_run*): every
     // BPF program on the node then reads the clock twice per run.

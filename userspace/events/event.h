@@ -128,6 +128,13 @@ struct Event {
     Action action = Action::Allowed;
     Relation relation = Relation::Host;
     uint32_t policy_rule = 0;
+    // In-kernel aggregation (bpf/transport.bpf.h): a summary stands for
+    // count identical acts from first_time_ns to time_ns; a first occurrence
+    // is the act that opened its tuple (later ones are counted, not sent).
+    bool summary = false;
+    bool first_occurrence = false;
+    uint32_t count = 1;
+    uint64_t first_time_ns = 0; // summaries: CLOCK_REALTIME ns
     Party source;
     Party target; // unused for lifecycle events
     std::variant<SignalDetail, PtraceDetail, ProcAccessDetail, ProcessDetail> detail;

@@ -204,6 +204,8 @@ const char* lost_reason_name(int reason) {
         return "proc_map_full";
     case PG_LOST_PATH_UNREADABLE:
         return "path_unreadable";
+    case PG_LOST_RATE_LIMITED:
+        return "rate_limited";
     default:
         return "unknown";
     }

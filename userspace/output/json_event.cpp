@@ -260,6 +260,13 @@ void append_event_json(const Event& e, std::string& out) {
     str_field(out, "relation", to_string(e.relation));
     if (e.policy_rule)
         num_field(out, "policy_rule", e.policy_rule);
+    if (e.summary) {
+        num_field(out, "count", e.count);
+        str_field(out, "first_time", format_rfc3339_ns(e.first_time_ns));
+        str_field(out, "last_time", format_rfc3339_ns(e.time_ns));
+    } else if (e.first_occurrence) {
+        out += "\"first_occurrence\":true,";
+    }
     key(out, "source");
     append_party(e.source, out);
     out += ',';
