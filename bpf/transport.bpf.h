@@ -29,10 +29,10 @@ const volatile __u64 pg_agg_window_ns = 1000000000ULL; /* 0: no aggregation */
 const volatile __u8 pg_agg_by_container = 0;
 /* Refill time of one record (1e9 / rate) and the bucket's depth, in ns of
  * refill; a cost of 0 means no limit. */
-const volatile __u64 pg_fair_prio_cost_ns = 50000;
-const volatile __u64 pg_fair_prio_burst_ns = 500000000ULL;
-const volatile __u64 pg_fair_ord_cost_ns = 50000;
-const volatile __u64 pg_fair_ord_burst_ns = 500000000ULL;
+const volatile __u64 pg_fair_prio_cost_ns = 500000;
+const volatile __u64 pg_fair_prio_burst_ns = 2000000000ULL;
+const volatile __u64 pg_fair_ord_cost_ns = 500000;
+const volatile __u64 pg_fair_ord_burst_ns = 2000000000ULL;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "container/cgroup_resolver.h"
+#include "daemon/flood_reporter.h"
 #include "daemon/metrics_bridge.h"
 #include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
@@ -155,7 +156,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         spdlog::error("{}", o.error().message);
         return 1;
     }
-    if (auto o = pipeline.add_ring((*bpf)->prio_events_fd()); !o) {
+    if (auto o = pipeline.add_priority_ring((*bpf)->prio_events_fd()); !o) {
         spdlog::error("{}", o.error().message);
         return 1;
     }
@@ -198,7 +199,10 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     }
     std::unique_ptr<MetricsSink> metrics_sink;
     std::unique_ptr<HealthReporter> health;
+    std::unique_ptr<FloodReporter> flood_reporter;
     if (metrics) {
+        flood_reporter = std::make_unique<FloodReporter>(*metrics, (*bpf)->flood_fd(),
+                                                         (*bpf)->fair_fd(), enricher);
         metrics_sink = std::make_unique<MetricsSink>(*metrics);
         pipeline.add_sink(metrics_sink.get());
         std::vector<BpfProgramRef> refs;
@@ -211,6 +215,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     pipeline.set_tick([&] {
         if (health)
             health->update();
+        if (flood_reporter)
+            flood_reporter->update();
         policy.maybe_reload(reload && reload->exchange(false));
     });
 

@@ -24,11 +24,13 @@ struct FloodOptions {
     uint32_t table_entries = 16384;     // tuples kept (LRU)
     uint32_t prio_ringbuf_bytes = 4u << 20;
     // Records per second and burst each source cgroup may send through the
-    // priority ring and the shared ring; 0: no limit.
-    uint32_t prio_rate = 20000;
-    uint32_t prio_burst = 10000;
-    uint32_t rate = 20000;
-    uint32_t burst = 10000;
+    // priority ring and the shared ring; 0: no limit. Well below what the
+    // daemon drains with the store on, so that several flooding containers
+    // still leave room for everyone else.
+    uint32_t prio_rate = 2000;
+    uint32_t prio_burst = 4000;
+    uint32_t rate = 2000;
+    uint32_t burst = 4000;
 };
 
 struct LoadOptions {

@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include "events/names.h"
+
 namespace podguard {
 
 uint64_t FloodTotals::lost_acts() const {
@@ -54,25 +56,6 @@ std::vector<SourceFlood> read_source_floods(int fair_fd) {
         prev = &key;
     }
     return out;
-}
-
-const char* event_class_name(int cls) {
-    switch (cls) {
-    case PG_CLASS_ORDINARY:
-        return "ordinary";
-    case PG_CLASS_FIRST:
-        return "first";
-    case PG_CLASS_POLICY:
-        return "policy";
-    case PG_CLASS_SUMMARY:
-        return "summary";
-    default:
-        return "unknown";
-    }
-}
-
-const char* drop_reason_name(int reason) {
-    return reason == PG_DROP_RINGBUF_FULL ? "ringbuf_full" : "rate_limited";
 }
 
 std::string format_flood_totals(const FloodTotals& t, const PipelineStats& read) {

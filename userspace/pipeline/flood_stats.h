@@ -28,9 +28,6 @@ struct SourceFlood {
 // Every source cgroup the fairness buckets know (pg_fair).
 std::vector<SourceFlood> read_source_floods(int fair_fd);
 
-const char* event_class_name(int pg_event_class); // "ordinary", "first", "policy", "summary"
-const char* drop_reason_name(int pg_drop_reason); // "ringbuf_full", "rate_limited"
-
 // One JSON object: what the kernel sent and lost by class, what it
 // aggregated, and what the pipeline read (the exit report's second line).
 std::string format_flood_totals(const FloodTotals& totals, const PipelineStats& read);

@@ -43,6 +43,8 @@ Pipeline::Pipeline(int ringbuf_fd, int lost_fd, uint32_t ringbuf_bytes, ProcessT
 Pipeline::~Pipeline() {
     if (rb_)
         ring_buffer__free(rb_);
+    if (main_only_)
+        ring_buffer__free(main_only_);
     long page = sysconf(_SC_PAGESIZE);
     if (consumer_page_)
         munmap(consumer_page_, page);
@@ -65,10 +67,18 @@ Status Pipeline::open() {
     return {};
 }
 
-Status Pipeline::add_ring(int ringbuf_fd) {
-    if (!rb_ || ring_buffer__add(rb_, ringbuf_fd, &Pipeline::on_record, this) != 0)
+Status Pipeline::add_priority_ring(int ringbuf_fd) {
+    main_only_ = ring_buffer__new(ringbuf_fd_, &Pipeline::on_record, this, nullptr);
+    if (!rb_ || !main_only_ ||
+        ring_buffer__add(rb_, ringbuf_fd, &Pipeline::on_priority_record, this) != 0)
         return make_error(std::string("cannot open ring buffer: ") + strerror(errno));
     return {};
+}
+
+int Pipeline::on_priority_record(void* ctx, void* data, size_t size) noexcept {
+    auto* self = static_cast<Pipeline*>(ctx);
+    ring_buffer__consume(self->main_only_);
+    return on_record(ctx, data, size);
 }
 
 uint64_t Pipeline::ringbuf_used_bytes() const {

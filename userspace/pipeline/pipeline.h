@@ -37,8 +37,10 @@ class Pipeline {
     Pipeline& operator=(const Pipeline&) = delete;
 
     Status open();
-    // A further ring buffer read by the same poll (the priority ring); after open().
-    Status add_ring(int ringbuf_fd);
+    // The priority ring, read by the same poll; after open(). Before one of
+    // its records is handled, the main ring is drained: a process' exec or
+    // fork (main ring) must reach the process table before its act.
+    Status add_priority_ring(int ringbuf_fd);
     void add_sink(EventSink* sink) { sinks_.push_back(sink); }
     // --stacks: events that carry stack ids get their frames.
     void set_stack_resolver(StackResolver* stacks) { stacks_ = stacks; }
@@ -64,6 +66,7 @@ class Pipeline {
 
   private:
     static int on_record(void* ctx, void* data, size_t size) noexcept;
+    static int on_priority_record(void* ctx, void* data, size_t size) noexcept;
     void handle(const void* data, size_t size);
     void periodic();
 
@@ -74,6 +77,7 @@ class Pipeline {
     Enricher& enricher_;
     TimeBase time_;
     struct ring_buffer* rb_ = nullptr;
+    struct ring_buffer* main_only_ = nullptr; // the main ring alone
     std::vector<EventSink*> sinks_;
     StackResolver* stacks_ = nullptr;
     PipelineStats stats_;
