@@ -143,6 +143,20 @@ struct Event {
     std::vector<AncestorInfo> ancestry;
     // Only with --stacks.
     std::optional<EventStacks> stacks;
+    // The event contract's JSON, rendered once by output's event_json() for
+    // every sink that needs it (the stream and the store). Sinks see the
+    // event final; a copy starts without it, so a changed copy renders anew.
+    struct RenderedJson {
+        mutable std::string text;
+        RenderedJson() = default;
+        RenderedJson(const RenderedJson&) {}
+        RenderedJson& operator=(const RenderedJson&) {
+            text.clear();
+            return *this;
+        }
+        RenderedJson(RenderedJson&&) noexcept = default;
+        RenderedJson& operator=(RenderedJson&&) noexcept = default;
+    } rendered_json;
 };
 
 const char* to_string(EventKind kind);
