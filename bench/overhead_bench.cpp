@@ -122,8 +122,11 @@ struct Drain {
 
 Drain drain_rate(pid_t target, uint64_t events) {
     const int port = free_port();
-    Agent a =
-        start_agent({"--ringbuf-size=256M", "--metrics-address=127.0.0.1:" + std::to_string(port)});
+    // Every act a record: this measures what the consumer drains, so neither
+    // aggregation nor the per-source shares may thin the input.
+    Agent a = start_agent({"--ringbuf-size=256M", "--aggregate-window=0", "--source-rate=0",
+                           "--source-priority-rate=0",
+                           "--metrics-address=127.0.0.1:" + std::to_string(port)});
     Drain d;
     double before = events_counted(port, "signal");
     kill(a.pid, SIGSTOP);

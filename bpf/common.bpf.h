@@ -19,18 +19,6 @@ const volatile __u32 pg_agent_tgid = 0;
 /* Signals a process sends itself are not cross-process activity; off by default. */
 const volatile __u8 pg_report_self = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024); /* resized by the daemon */
-} pg_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pg_lost_counters);
-} pg_lost SEC(".maps");
-
 /* A syscall between its entry and exit tracepoints, keyed by tid. The value
  * is the event itself, so the exit hook only sets the result and copies it.
  * Most live in pg_inflight_slots, an array indexed by the tid's low bits: no
@@ -74,6 +62,8 @@ struct {
 	__type(value, union pg_any_event);
 } pg_scratch SEC(".maps");
 
+#include "transport.bpf.h"
+
 /* In-kernel process cache: (pid namespace, number) -> host task, and host
  * tgid -> process identity. Kept by the lifecycle hooks, seeded by the daemon
  * from /proc at start. LRU so a missed exit can never fill it for good. */
@@ -91,83 +81,11 @@ struct {
 	__type(value, struct pg_task);
 } pg_procs SEC(".maps");
 
-static __always_inline void pg_count_lost(__u16 kind, __u32 reason)
-{
-	__u32 zero = 0;
-	struct pg_lost_counters *c = bpf_map_lookup_elem(&pg_lost, &zero);
-
-	if (c && kind < PG_EV_KIND_MAX && reason < PG_LOST_REASON_MAX)
-		c->count[kind][reason]++;
-}
-
 static __always_inline union pg_any_event *pg_scratch_event(void)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&pg_scratch, &zero);
-}
-
-/* Waking the reader costs the producer about a microsecond (an interrupt
- * raised through the APIC). Wake it for the first event after a quiet spell,
- * and then at most every PG_WAKEUP_INTERVAL_NS per CPU; the reader's own poll
- * timeout picks up the rest. When data piles up, wake it sooner, but still
- * at most every PG_WAKEUP_PILEUP_NS: a woken reader drains everything there
- * is, and forcing a wakeup for every event while it does so cost a /proc
- * open 3.5% of its time. */
-#define PG_WAKEUP_INTERVAL_NS (5 * 1000 * 1000)
-#define PG_WAKEUP_PILEUP_NS (100 * 1000)
-#define PG_WAKEUP_BYTES (256 * 1024)
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} pg_last_wakeup SEC(".maps");
-
-static __always_inline __u64 pg_wakeup_flag(__u64 now)
-{
-	__u32 zero = 0;
-	__u64 *last = bpf_map_lookup_elem(&pg_last_wakeup, &zero);
-	__u64 since;
-
-	if (!last)
-		return 0;
-	since = now - *last;
-	if (since >= PG_WAKEUP_INTERVAL_NS ||
-	    (since >= PG_WAKEUP_PILEUP_NS &&
-	     bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= PG_WAKEUP_BYTES)) {
-		*last = now;
-		return BPF_RB_FORCE_WAKEUP;
-	}
-	return BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void pg_submit(union pg_any_event *ev)
-{
-	__u16 kind = ev->hdr.kind;
-	__u64 now = bpf_ktime_get_boot_ns();
-	__u64 flags = pg_wakeup_flag(now);
-	long err;
-
-	ev->hdr.time_ns = now;
-	ev->hdr.pad0 = 0; /* enforce.bpf.h's per-syscall state, not for user space */
-	switch (kind) {
-	case PG_EV_SIGNAL:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_signal_event), flags);
-		break;
-	case PG_EV_PTRACE:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_ptrace_event), flags);
-		break;
-	case PG_EV_PROC_ACCESS:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_proc_access_event), flags);
-		break;
-	default:
-		err = bpf_ringbuf_output(&pg_events, ev, sizeof(struct pg_process_event), flags);
-		break;
-	}
-	if (err)
-		pg_count_lost(kind, PG_LOST_RINGBUF_FULL);
 }
 
 /* ---- task identity ---------------------------------------------------- */
@@ -384,26 +302,6 @@ static __always_inline struct pg_inflight_slot *pg_inflight_slot(__u32 tid)
 	__u32 slot = tid & (PG_INFLIGHT_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&pg_inflight_slots, &slot);
-}
-
-/* Copies an event by its own kind's size: the union is sized for the largest
- * (a process event, 632 bytes), a signal is 200. */
-static __always_inline void pg_event_copy(union pg_any_event *dst, const union pg_any_event *src)
-{
-	switch (src->hdr.kind) {
-	case PG_EV_SIGNAL:
-		dst->signal = src->signal;
-		break;
-	case PG_EV_PTRACE:
-		dst->ptrace = src->ptrace;
-		break;
-	case PG_EV_PROC_ACCESS:
-		dst->proc = src->proc;
-		break;
-	default:
-		*dst = *src;
-		break;
-	}
 }
 
 /* Remember a syscall until its exit; the scratch event becomes the value. */

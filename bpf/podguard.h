@@ -133,6 +133,13 @@ enum pg_event_flags {
 	 * the decision came at exit, after the operation. */
 	PG_F_READ_AT_EXIT = 1 << 4,
 	PG_F_STACKS = 1 << 5, /* user_stack_id and kernel_stack_id are set */
+	/* The first act of its aggregation tuple (bpf/transport.bpf.h): later
+	 * identical acts within the window are counted, not sent one by one. */
+	PG_F_FIRST = 1 << 6,
+	/* A summary: stands for hdr.count identical acts, the first at
+	 * hdr.first_ns and the last at time_ns; the tuple's fields are those of
+	 * its first act (the tid, time and target_arg are the first act's). */
+	PG_F_SUMMARY = 1 << 7,
 };
 
 /* Why an event could not be delivered to user space. */
@@ -143,7 +150,10 @@ enum pg_lost_reason {
 	/* A path unreadable at entry that could not be read at exit either
 	 * (an exec replaced the memory, a relative chdir moved the base). */
 	PG_LOST_PATH_UNREADABLE = 3,
-	PG_LOST_REASON_MAX = 4,
+	/* The source's cgroup had spent its share of the ring buffers
+	 * (per-container fairness, bpf/transport.bpf.h). */
+	PG_LOST_RATE_LIMITED = 4,
+	PG_LOST_REASON_MAX = 5,
 };
 
 /* One side of an event: a thread and the process it belongs to. */
@@ -189,7 +199,9 @@ struct pg_header {
 	 * user and kernel stack at the hook; negative: bpf_get_stackid's error. */
 	__s32 user_stack_id;
 	__s32 kernel_stack_id;
-	__u32 pad1;
+	/* Acts this record stands for: 1, or a summary's count (PG_F_SUMMARY). */
+	__u32 count;
+	__u64 first_ns; /* a summary's first act, CLOCK_BOOTTIME; else 0 */
 };
 
 struct pg_signal_event {
@@ -252,6 +264,68 @@ struct pg_pid_value {
 /* Per-CPU undelivered-event counters, one slot: [kind][reason]. */
 struct pg_lost_counters {
 	__u64 count[PG_EV_KIND_MAX][PG_LOST_REASON_MAX];
+};
+
+/* ---- flood control (bpf/transport.bpf.h) -------------------------------
+ *
+ * Identical acts within a window are aggregated; what is sent goes through
+ * one of two ring buffers: pg_events_prio for what a flood must not crowd out
+ * (policy-matched events, first occurrences, summaries), pg_events for the
+ * rest. Each source cgroup draws from its own token buckets for both. */
+
+/* Why an event was sent, for the undelivered-by-class counters. */
+enum pg_event_class {
+	PG_CLASS_ORDINARY = 0, /* a repeat after a quiet window, aggregation off or table full */
+	PG_CLASS_FIRST = 1,    /* first occurrence of its tuple */
+	PG_CLASS_POLICY = 2,   /* a rule matched: audited, blocked or killed */
+	PG_CLASS_SUMMARY = 3,  /* the count of a window's aggregated acts */
+	PG_CLASS_MAX = 4,
+};
+
+enum pg_drop_reason {
+	PG_DROP_RINGBUF_FULL = 0,
+	PG_DROP_RATE_LIMITED = 1,
+	PG_DROP_MAX = 2,
+};
+
+/* Per-CPU, one slot. Counts are of acts (a lost summary loses its count). */
+struct pg_flood_counters {
+	__u64 lost[PG_CLASS_MAX][PG_DROP_MAX];
+	__u64 sent[PG_CLASS_MAX];  /* records written, by class */
+	__u64 aggregated;          /* acts folded into a tuple's pending count */
+	__u64 summarized;          /* pending acts handed to a summary (sent or lost) */
+	__u64 demoted;             /* priority records sent through pg_events (bucket spent) */
+	__u64 table_full;          /* acts sent unaggregated: the tuple table was full */
+};
+
+/* pg_agg key: what makes two acts "the same". */
+struct pg_agg_key {
+	__u64 src_cgroup;
+	__u64 path_hash; /* /proc access: the path as given; else 0 */
+	__s64 result;
+	__s64 detail; /* signal number, ptrace request or /proc entry */
+	__u32 src_pid; /* 0 when aggregating by container */
+	__u32 tgt_pid; /* 0: unresolved target */
+	__u16 kind;
+	__u16 syscall;
+	__u8 action;
+	__u8 pad[3];
+};
+
+/* pg_fair value: one source cgroup's token buckets and counters. Credit is
+ * in nanoseconds of refill time. */
+struct pg_fair_bucket {
+	__u64 last_ns;
+	__s64 credit_prio;
+	__s64 credit_ord;
+	__u64 suppressed;  /* acts not sent: the cgroup's buckets were spent */
+	__u64 aggregated;  /* acts reported in summaries */
+	__u64 demoted;
+};
+
+/* Context of the pg_flush program (run by the daemon, never attached). */
+struct pg_flush_args {
+	__u64 force; /* send every pending count, window closed or not */
 };
 
 /* Key of pg_proc_entries: 64-bit FNV-1a of a /proc entry name. */

@@ -36,7 +36,7 @@ class KernelEnforcement : public ::testing::Test {
         pod_ = std::make_unique<SandboxPod>(true);
         a_ = &pod_->add_container("a");
         b_ = &pod_->add_container("b");
-        reader_ = std::make_unique<EventReader>(objects_->events_fd());
+        reader_ = std::make_unique<EventReader>(objects_->events_fd(), objects_->prio_events_fd());
         maps_ = std::make_unique<PolicyMaps>(*objects_);
         load("block");
     }
@@ -250,7 +250,8 @@ TEST_F(KernelEnforcement, ContainerAppearingAfterLoadIsEnforced) {
     EXPECT_EQ(after.wait_or_throw().signal(), SIGKILL);
     ASSERT_TRUE(maps_->remove_cgroup(c.cgroup().id()));
     Proc removed = a_->spawn([tpid] { return send_signal(tpid, SIGURG); });
-    EXPECT_EQ(removed.wait_or_throw().signal(), SIGKILL) << "still a same-pod target by its pid namespace";
+    EXPECT_EQ(removed.wait_or_throw().signal(), SIGKILL)
+        << "still a same-pod target by its pid namespace";
 }
 
 } // namespace

@@ -13,10 +13,12 @@
 
 namespace podguard::test {
 
-EventReader::EventReader(int events_fd) {
+EventReader::EventReader(int events_fd, int prio_events_fd) {
     rb_ = ring_buffer__new(events_fd, &EventReader::on_record, this, nullptr);
     if (!rb_)
         throw FixtureError("ring_buffer__new: " + std::string(strerror(errno)));
+    if (prio_events_fd >= 0 && ring_buffer__add(rb_, prio_events_fd, &EventReader::on_record, this))
+        throw FixtureError("ring_buffer__add: " + std::string(strerror(errno)));
 }
 
 EventReader::~EventReader() {

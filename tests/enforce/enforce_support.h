@@ -31,7 +31,8 @@ struct RawEvent {
 
 class EventReader {
   public:
-    explicit EventReader(int events_fd);
+    // Both rings: first occurrences and policy matches take the priority one.
+    EventReader(int events_fd, int prio_events_fd);
     ~EventReader();
     EventReader(const EventReader&) = delete;
     EventReader& operator=(const EventReader&) = delete;

@@ -374,7 +374,7 @@ TEST(AgentPrometheus, EveryPanelAndAlertEvaluatesOnTheRealAgentsMetrics) {
 
     // Every dashboard query and alert expression: success, and data unless
     // nothing here can produce any (no policy is loaded, so nothing is
-    // blocked or killed; nothing is lost, dropped or down).
+    // blocked or killed; nothing is lost, suppressed, dropped or down).
     const std::set<std::string> empty_here{
         "panel 'Blocked operations'",
         "panel 'Killed offenders'",
@@ -384,6 +384,8 @@ TEST(AgentPrometheus, EveryPanelAndAlertEvaluatesOnTheRealAgentsMetrics) {
         "alert PodguardRingbufNearlyFull",
         "alert PodguardMetadataProviderDown",
         "alert PodguardPolicyReloadFailing",
+        "alert PodguardSourceSuppressed",
+        "alert PodguardPriorityEventsLost",
     };
     auto expected_empty = [&](const std::string& where) {
         if (where == "alert PodguardEnforcementFallback")

@@ -66,6 +66,18 @@ void feed_round(Metrics& metrics, int round) {
     metrics.count_metadata_lookup("cri", round % 2 == 0);
     metrics.record_policy_reload(round % 2 == 0, 12);
     metrics.set_enforcement_mode(EnforcementMode::SignalFallback);
+    pg_flood_counters flood{};
+    for (int c = 0; c < PG_CLASS_MAX; ++c) {
+        flood.sent[c] = 5 * r;
+        for (int d = 0; d < PG_DROP_MAX; ++d)
+            flood.lost[c][d] = 3 * r;
+    }
+    flood.summarized = 1000 * r;
+    flood.aggregated = flood.summarized + 7;
+    flood.demoted = 2 * r;
+    flood.table_full = r;
+    metrics.set_flood(flood);
+    metrics.set_source_flood(42, {"shop", "web-1", "noisy"}, 100 * r, 500 * r);
 }
 
 } // namespace

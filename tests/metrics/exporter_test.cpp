@@ -64,6 +64,15 @@ void feed_everything(Metrics& metrics) {
     metrics.count_metadata_lookup("cri", false);
     metrics.record_policy_reload(true, 12);
     metrics.record_policy_reload(false);
+    pg_flood_counters flood{};
+    flood.sent[PG_CLASS_FIRST] = 4;
+    flood.lost[PG_CLASS_SUMMARY][PG_DROP_RINGBUF_FULL] = 9;
+    flood.aggregated = 120;
+    flood.summarized = 100;
+    flood.demoted = 1;
+    flood.table_full = 2;
+    metrics.set_flood(flood);
+    metrics.set_source_flood(42, {"shop", "web-2", "debug"}, 30, 100);
 }
 
 } // namespace
@@ -163,6 +172,21 @@ TEST(MetricsExporter, ScrapedValuesMatchWhatWasFed) {
     EXPECT_EQ(value("podguard_policy_reloads_total", {{"result", "success"}}), 1);
     EXPECT_EQ(value("podguard_policy_reloads_total", {{"result", "failure"}}), 1);
     EXPECT_EQ(value("podguard_policy_rules", {}), 12);
+    EXPECT_EQ(value("podguard_events_sent_total", {{"class", "first"}}), 4);
+    EXPECT_EQ(value("podguard_events_sent_total", {{"class", "policy"}}), 0);
+    EXPECT_EQ(value("podguard_events_lost_by_class_total",
+                    {{"class", "summary"}, {"reason", "ringbuf_full"}}),
+              9);
+    EXPECT_EQ(value("podguard_events_aggregated_total", {}), 100);
+    EXPECT_EQ(value("podguard_aggregation_unsummarized", {}), 20);
+    EXPECT_EQ(value("podguard_events_demoted_total", {}), 1);
+    EXPECT_EQ(value("podguard_aggregation_table_full_total", {}), 2);
+    EXPECT_EQ(value("podguard_source_events_suppressed_total",
+                    {{"namespace", "shop"}, {"pod", "web-2"}, {"container", "debug"}}),
+              30);
+    EXPECT_EQ(value("podguard_source_events_aggregated_total",
+                    {{"namespace", "shop"}, {"pod", "web-2"}, {"container", "debug"}}),
+              100);
     double now = static_cast<double>(time(nullptr));
     EXPECT_NEAR(value("podguard_policy_last_reload_success_timestamp_seconds", {}), now, 60);
     EXPECT_NEAR(value("podguard_start_time_seconds", {}), now, 60);

@@ -103,6 +103,28 @@ int main(int argc, char** argv) {
     run->add_option("--ready-file", run_opts.ready_file,
                     "Create this file once every hook is attached");
     run->add_option("--ringbuf-size", ringbuf_size, "Ring buffer size, a power of two (e.g. 16M)");
+    std::string prio_ringbuf_size = "4M";
+    double aggregate_window_s = 1.0;
+    run->add_option("--priority-ringbuf-size", prio_ringbuf_size,
+                    "Ring buffer for policy-matched events, first occurrences and summaries");
+    run->add_option("--aggregate-window", aggregate_window_s,
+                    "Seconds over which identical acts become one summary (0: send every act)")
+        ->check(CLI::Range(0.0, 3600.0));
+    run->add_option("--aggregate-by", run_opts.flood.by_container,
+                    "Source of an aggregation tuple: process or container")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, bool>{{"process", false}, {"container", true}}));
+    run->add_option("--aggregate-entries", run_opts.flood.table_entries,
+                    "Distinct tuples the kernel keeps (LRU)")
+        ->check(CLI::Range(1u, 1u << 22));
+    run->add_option("--source-priority-rate", run_opts.flood.prio_rate,
+                    "Priority records per second each source cgroup may send (0: no limit)");
+    run->add_option("--source-priority-burst", run_opts.flood.prio_burst,
+                    "Priority records a source cgroup may send at once");
+    run->add_option("--source-rate", run_opts.flood.rate,
+                    "Other records per second each source cgroup may send (0: no limit)");
+    run->add_option("--source-burst", run_opts.flood.burst,
+                    "Other records a source cgroup may send at once");
     run->add_flag("--report-self", run_opts.report_self,
                   "Also report processes acting on themselves");
     run->add_flag("--bpf-stats", run_opts.bpf_stats,
@@ -226,6 +248,14 @@ int main(int argc, char** argv) {
         run_opts.events_rotation.max_bytes = *ev_bytes;
         run_opts.store_max_bytes = *st_bytes;
         run_opts.store_max_age = std::chrono::seconds(*st_age / 1000000000ull);
+        try {
+            run_opts.flood.prio_ringbuf_bytes = parse_size(prio_ringbuf_size);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "podguard: error: --priority-ringbuf-size %s: %s\n",
+                         prio_ringbuf_size.c_str(), e.what());
+            return 2;
+        }
+        run_opts.flood.window_ns = static_cast<uint64_t>(aggregate_window_s * 1e9);
         if (no_metrics)
             run_opts.metrics_address.clear();
         if (no_store)

@@ -8,6 +8,7 @@
 
 #include "container/cgroup_resolver.h"
 #include "daemon/api_policies.h"
+#include "daemon/flood_reporter.h"
 #include "daemon/metrics_bridge.h"
 #include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
@@ -18,6 +19,7 @@
 #include "metrics/health.h"
 #include "output/event_identity.h"
 #include "output/json_sink.h"
+#include "pipeline/flood_stats.h"
 #include "pipeline/pipeline.h"
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
@@ -126,6 +128,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     route_libbpf_logs_to_spdlog();
     LoadOptions load;
     load.ringbuf_bytes = options.ringbuf_bytes;
+    load.flood = options.flood;
     load.report_self = options.report_self;
     load.stacks = options.stacks;
     load.agent_tgid = static_cast<uint32_t>(getpid());
@@ -189,6 +192,19 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
             usleep(100 * 1000);
         (void)api_policies->refresh();
     }
+    if (auto o = pipeline.add_priority_ring((*bpf)->prio_events_fd()); !o) {
+        spdlog::error("{}", o.error().message);
+        return 1;
+    }
+    if (options.flood.window_ns) {
+        BpfObjects* objects = bpf->get();
+        pipeline.set_sweep(
+            [objects] {
+                if (auto st = objects->flush_aggregates(false); !st)
+                    spdlog::warn("{}", st.error().message);
+            },
+            std::max<uint64_t>(options.flood.window_ns / 4, 10'000'000ull));
+    }
     PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
     policy.set_api_policies(api_policies.get());
     if (auto st = policy.reload(); !st)
@@ -222,7 +238,10 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     }
     std::unique_ptr<MetricsSink> metrics_sink;
     std::unique_ptr<HealthReporter> health;
+    std::unique_ptr<FloodReporter> flood_reporter;
     if (metrics) {
+        flood_reporter = std::make_unique<FloodReporter>(*metrics, (*bpf)->flood_fd(),
+                                                         (*bpf)->fair_fd(), enricher);
         metrics_sink = std::make_unique<MetricsSink>(*metrics);
         pipeline.add_sink(metrics_sink.get());
         std::vector<BpfProgramRef> refs;
@@ -236,6 +255,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         health_beat();
         if (health)
             health->update();
+        if (flood_reporter)
+            flood_reporter->update();
         policy.maybe_reload(reload && reload->exchange(false));
     });
 
@@ -250,11 +271,19 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
 
     health_beat();
     auto ran = pipeline.run(stop);
+    // No act may stay counted only in the kernel: once the hooks are gone,
+    // every pending count goes out as a summary and is read.
+    (*bpf)->detach();
+    if (auto st = (*bpf)->flush_aggregates(true); !st)
+        spdlog::warn("{}", st.error().message);
+    pipeline.drain();
     pg_lost_counters lost = pipeline.read_lost();
+    FloodTotals flood = read_flood_totals((*bpf)->flood_fd());
     spdlog::info("podguard stopping: {} records read, {} not delivered by the kernel, {} "
                  "undecodable, {} lost to handling errors",
                  pipeline.stats().records, lost_total(lost), pipeline.stats().decode_errors,
                  pipeline.stats().handling_errors);
+    spdlog::info("podguard flood control: {}", format_flood_totals(flood, pipeline.stats()));
     if (stats_fd)
         close(*stats_fd);
     if (!ran) {

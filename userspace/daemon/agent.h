@@ -11,6 +11,7 @@
 
 #include "daemon/metadata_setup.h"
 #include "output/rotating_file.h"
+#include "loader/bpf_objects.h"
 
 namespace podguard {
 
@@ -20,6 +21,7 @@ struct AgentOptions {
     RotationOptions events_rotation{100ull << 20, 5};
     std::string ready_file; // created once every hook is attached
     uint32_t ringbuf_bytes = 16u << 20;
+    FloodOptions flood; // aggregation, priority ring, per-cgroup fairness
     bool report_self = false;
     // Kernel-wide BPF run-time statistics (podguard_bpf_program_run*): every
     // BPF program on the node then reads the clock twice per run.

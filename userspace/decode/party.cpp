@@ -62,6 +62,12 @@ Event decode_event_header(const pg_header& h, EventKind kind, const TimeBase& ti
     e.kind = kind;
     e.action = decode_action(h.action);
     e.policy_rule = h.policy_rule;
+    e.summary = h.flags & PG_F_SUMMARY;
+    e.first_occurrence = h.flags & PG_F_FIRST;
+    if (e.summary) {
+        e.count = h.count;
+        e.first_time_ns = time.to_realtime(h.first_ns);
+    }
     return e;
 }
 

@@ -128,6 +128,13 @@ struct Event {
     Action action = Action::Allowed;
     Relation relation = Relation::Host;
     uint32_t policy_rule = 0;
+    // In-kernel aggregation (bpf/transport.bpf.h): a summary stands for
+    // count identical acts from first_time_ns to time_ns; a first occurrence
+    // is the act that opened its tuple (later ones are counted, not sent).
+    bool summary = false;
+    bool first_occurrence = false;
+    uint32_t count = 1;
+    uint64_t first_time_ns = 0; // summaries: CLOCK_REALTIME ns
     Party source;
     Party target; // unused for lifecycle events
     std::variant<SignalDetail, PtraceDetail, ProcAccessDetail, ProcessDetail> detail;
@@ -136,6 +143,20 @@ struct Event {
     std::vector<AncestorInfo> ancestry;
     // Only with --stacks.
     std::optional<EventStacks> stacks;
+    // The event contract's JSON, rendered once by output's event_json() for
+    // every sink that needs it (the stream and the store). Sinks see the
+    // event final; a copy starts without it, so a changed copy renders anew.
+    struct RenderedJson {
+        mutable std::string text;
+        RenderedJson() = default;
+        RenderedJson(const RenderedJson&) {}
+        RenderedJson& operator=(const RenderedJson&) {
+            text.clear();
+            return *this;
+        }
+        RenderedJson(RenderedJson&&) noexcept = default;
+        RenderedJson& operator=(RenderedJson&&) noexcept = default;
+    } rendered_json;
 };
 
 const char* to_string(EventKind kind);

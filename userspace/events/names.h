@@ -14,7 +14,9 @@ std::string signal_name(int number);                     // "SIGHUP", or "SIG<n>
 std::optional<int> signal_number(std::string_view name); // "SIGHUP", "HUP", "1"
 const char* syscall_name(uint16_t pg_syscall);           // enum pg_syscall -> "kill"
 const char* delivery_name(uint16_t pg_delivery);         // "" when none
-const char* lost_reason_name(int pg_lost_reason);        // "ringbuf_full", ...
+const char* lost_reason_name(int pg_lost_reason);
+const char* event_class_name(int pg_event_class); // "ordinary", "first", "policy", "summary"
+const char* drop_reason_name(int pg_drop_reason); // "ringbuf_full", "rate_limited"        // "ringbuf_full", ...
 std::string ptrace_request_name(int64_t request);        // "PTRACE_ATTACH" or the number
 
 struct ProcEntryName {

@@ -204,9 +204,30 @@ const char* lost_reason_name(int reason) {
         return "proc_map_full";
     case PG_LOST_PATH_UNREADABLE:
         return "path_unreadable";
+    case PG_LOST_RATE_LIMITED:
+        return "rate_limited";
     default:
         return "unknown";
     }
+}
+
+const char* event_class_name(int cls) {
+    switch (cls) {
+    case PG_CLASS_ORDINARY:
+        return "ordinary";
+    case PG_CLASS_FIRST:
+        return "first";
+    case PG_CLASS_POLICY:
+        return "policy";
+    case PG_CLASS_SUMMARY:
+        return "summary";
+    default:
+        return "unknown";
+    }
+}
+
+const char* drop_reason_name(int reason) {
+    return reason == PG_DROP_RINGBUF_FULL ? "ringbuf_full" : "rate_limited";
 }
 
 std::string ptrace_request_name(int64_t request) {

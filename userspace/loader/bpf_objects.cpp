@@ -41,6 +41,7 @@ constexpr const char* kPinnedMaps[] = {
     "pg_events",      "pg_lost",       "pg_inflight",     "pg_inflight_slots",
     "pg_pids",        "pg_procs",      "pg_proc_names",   "pg_enforce_config",
     "pg_policy_gens", "pg_policy_ops", "pg_policy_rules", "pg_cgroups",
+    "pg_events_prio", "pg_flood",      "pg_agg",          "pg_fair",
 };
 constexpr const char* kLinkPrefix = "link_";
 
@@ -83,6 +84,17 @@ bool pinned_map_matches(const std::string& path, const struct bpf_map* map) {
     return ok;
 }
 
+// A rate of r records/s is a refill time of 1e9/r ns per record.
+void set_flood_options(struct ::podguard_bpf* skel, const FloodOptions& f) {
+    auto cost = [](uint32_t rate) -> uint64_t { return rate ? 1000000000ull / rate : 0; };
+    skel->rodata->pg_agg_window_ns = f.window_ns;
+    skel->rodata->pg_agg_by_container = f.by_container ? 1 : 0;
+    skel->rodata->pg_fair_prio_cost_ns = cost(f.prio_rate);
+    skel->rodata->pg_fair_prio_burst_ns = cost(f.prio_rate) * std::max<uint32_t>(f.prio_burst, 1);
+    skel->rodata->pg_fair_ord_cost_ns = cost(f.rate);
+    skel->rodata->pg_fair_ord_burst_ns = cost(f.rate) * std::max<uint32_t>(f.burst, 1);
+}
+
 bool exists(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0;
@@ -95,18 +107,27 @@ void route_libbpf_logs_to_spdlog() {
 }
 
 Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options) {
-    if (!power_of_two(options.ringbuf_bytes) || options.ringbuf_bytes < 4096)
+    if (!power_of_two(options.ringbuf_bytes) || options.ringbuf_bytes < 4096 ||
+        !power_of_two(options.flood.prio_ringbuf_bytes) || options.flood.prio_ringbuf_bytes < 4096)
         return make_error("ring buffer size must be a power of two of at least 4096 bytes");
+    if (options.flood.table_entries == 0)
+        return make_error("the aggregation table needs at least one entry");
     struct ::podguard_bpf* skel = podguard_bpf__open();
     if (!skel)
         return make_error(std::string("cannot open BPF object: ") + strerror(errno));
     skel->rodata->pg_agent_tgid = options.agent_tgid;
     skel->rodata->pg_report_self = options.report_self ? 1 : 0;
     skel->rodata->pg_cfg_stacks = options.stacks;
+    set_flood_options(skel, options.flood);
     // A stack map's buckets are allocated up front: 16 MiB at full size.
     if (!options.stacks)
         bpf_map__set_max_entries(skel->maps.pg_stacks, 1);
-    if (int err = bpf_map__set_max_entries(skel->maps.pg_events, options.ringbuf_bytes)) {
+    bpf_map__set_max_entries(skel->maps.pg_agg, options.flood.table_entries);
+    int prio_err =
+        bpf_map__set_max_entries(skel->maps.pg_events_prio, options.flood.prio_ringbuf_bytes);
+    if (int err = prio_err
+                      ? prio_err
+                      : bpf_map__set_max_entries(skel->maps.pg_events, options.ringbuf_bytes)) {
         podguard_bpf__destroy(skel);
         return make_error(std::string("cannot size ring buffer: ") + strerror(-err));
     }
@@ -302,6 +323,28 @@ Status remove_pinned_state(const std::string& pin_dir) {
 int BpfObjects::events_fd() const {
     return bpf_map__fd(skel_->maps.pg_events);
 }
+int BpfObjects::prio_events_fd() const {
+    return bpf_map__fd(skel_->maps.pg_events_prio);
+}
+int BpfObjects::flood_fd() const {
+    return bpf_map__fd(skel_->maps.pg_flood);
+}
+int BpfObjects::fair_fd() const {
+    return bpf_map__fd(skel_->maps.pg_fair);
+}
+
+Status BpfObjects::flush_aggregates(bool force) {
+    struct pg_flush_args args = {force ? 1ull : 0ull};
+    LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &args, .ctx_size_in = sizeof(args));
+    if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.pg_flush), &run) != 0)
+        return make_error(std::string("cannot sweep the aggregation table: ") + strerror(errno));
+    return {};
+}
+
+void BpfObjects::detach() {
+    podguard_bpf__detach(skel_);
+}
+
 int BpfObjects::lost_fd() const {
     return bpf_map__fd(skel_->maps.pg_lost);
 }

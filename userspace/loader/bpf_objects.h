@@ -17,10 +17,28 @@ namespace podguard {
 
 inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/podguard";
 
+// Flood control (bpf/transport.bpf.h): aggregation of identical acts, the
+// priority ring and per-cgroup fairness.
+struct FloodOptions {
+    uint64_t window_ns = 1000000000ull; // 0: no aggregation
+    bool by_container = false;          // a tuple's source is the container, not the process
+    uint32_t table_entries = 16384;     // tuples kept (LRU)
+    uint32_t prio_ringbuf_bytes = 4u << 20;
+    // Records per second and burst each source cgroup may send through the
+    // priority ring and the shared ring; 0: no limit. Well below what the
+    // daemon drains with the store on, so that several flooding containers
+    // still leave room for everyone else.
+    uint32_t prio_rate = 2000;
+    uint32_t prio_burst = 4000;
+    uint32_t rate = 2000;
+    uint32_t burst = 4000;
+};
+
 struct LoadOptions {
     uint32_t ringbuf_bytes = 16u << 20; // power of two
-    bool report_self = false;           // events of a process acting on itself
-    uint32_t agent_tgid = 0;            // this daemon: never reported
+    FloodOptions flood;
+    bool report_self = false; // events of a process acting on itself
+    uint32_t agent_tgid = 0;  // this daemon: never reported
     // What a `block` decision does (kernel_probe decides what works here).
     // Lsm also loads the BPF LSM programs, which only load where the probe
     // found the BPF LSM working.
@@ -63,13 +81,24 @@ class BpfObjects {
     Status attach();
 
     int events_fd() const;
+    int prio_events_fd() const; // pg_events_prio
     int lost_fd() const;
+    int flood_fd() const; // pg_flood (per-CPU pg_flood_counters)
+    int fair_fd() const;  // pg_fair (cgroup id -> pg_fair_bucket)
+    // Sends the summaries of tuples whose window closed (force: of every
+    // tuple with acts pending). Runs the pg_flush program; thread-safe
+    // against the hooks, not against another flush.
+    Status flush_aggregates(bool force);
+    // Detaches this daemon's hooks (pinned links stay): after it, a forced
+    // flush leaves nothing pending.
+    void detach();
     int pids_fd() const;
     int procs_fd() const;
     int inflight_fd() const;
     int stacks_fd() const; // pg_stacks
     PolicyMapFds policy_fds() const;
     uint32_t ringbuf_bytes() const { return ringbuf_bytes_; }
+    uint32_t prio_ringbuf_bytes() const { return options_.flood.prio_ringbuf_bytes; }
     std::vector<ProgramInfo> programs() const;
 
   private:

@@ -5,7 +5,7 @@
 //
 // Naming: podguard_ prefix, counters end in _total, base units (seconds,
 // bytes). Labels only ever carry: namespace, pod, container (name), kind,
-// relation, action, reason, program, provider, mode, result, version, kernel;
+// relation, action, reason, class, program, provider, mode, result, version, kernel;
 // never command lines, environment, paths, comm or anything user-controlled
 // beyond Kubernetes object names.
 //
@@ -33,6 +33,17 @@
 //   podguard_policy_reloads_total{result="success|failure"}         counter
 //   podguard_policy_last_reload_success_timestamp_seconds           gauge
 //   podguard_policy_rules                                           gauge
+//   podguard_events_sent_total{class}                               counter
+//   podguard_events_lost_by_class_total{class,reason}               counter
+//   podguard_events_aggregated_total                                counter
+//   podguard_events_demoted_total                                   counter
+//   podguard_aggregation_table_full_total                           counter
+//   podguard_aggregation_unsummarized                               gauge
+//   podguard_source_events_suppressed_total{namespace,pod,container} counter
+//   podguard_source_events_aggregated_total{namespace,pod,container} counter
+//       (flood control, bpf/transport.bpf.h; class: ordinary, first,
+//        policy, summary; the source is the acting cgroup: its container,
+//        or container="host")
 //   podguard_build_info{version,kernel}                             gauge
 //   podguard_start_time_seconds                                     gauge
 #pragma once
@@ -64,6 +75,14 @@ enum class MetricId : std::size_t {
     PolicyReloadsTotal,
     PolicyLastReloadSuccessTimestampSeconds,
     PolicyRules,
+    EventsSentTotal,
+    EventsLostByClassTotal,
+    EventsAggregatedTotal,
+    EventsDemotedTotal,
+    AggregationTableFullTotal,
+    AggregationUnsummarized,
+    SourceEventsSuppressedTotal,
+    SourceEventsAggregatedTotal,
     BuildInfo,
     StartTimeSeconds,
     Count,
@@ -120,6 +139,28 @@ inline constexpr std::array<MetricSpec, static_cast<std::size_t>(MetricId::Count
      "Unix time of the last successful policy load."},
     {MetricId::PolicyRules, "podguard_policy_rules", MetricType::Gauge,
      "Rules in the policy in force."},
+    {MetricId::EventsSentTotal, "podguard_events_sent_total", MetricType::Counter,
+     "Records the kernel sent, by class: ordinary, first (first occurrence of an aggregation "
+     "tuple), policy (a rule matched), summary (the count of a window's identical acts)."},
+    {MetricId::EventsLostByClassTotal, "podguard_events_lost_by_class_total", MetricType::Counter,
+     "Acts the kernel could not report, by class and reason (ringbuf_full, rate_limited: the "
+     "source cgroup had spent its share). A lost summary counts every act it stood for."},
+    {MetricId::EventsAggregatedTotal, "podguard_events_aggregated_total", MetricType::Counter,
+     "Identical acts reported as a summary's count instead of one record each."},
+    {MetricId::EventsDemotedTotal, "podguard_events_demoted_total", MetricType::Counter,
+     "Priority records sent through the shared ring because their source had spent its "
+     "priority share."},
+    {MetricId::AggregationTableFullTotal, "podguard_aggregation_table_full_total",
+     MetricType::Counter, "Acts sent one by one because the aggregation table was full."},
+    {MetricId::AggregationUnsummarized, "podguard_aggregation_unsummarized", MetricType::Gauge,
+     "Aggregated acts in no summary yet: pending until their window closes, or lost with a "
+     "tuple the table reused."},
+    {MetricId::SourceEventsSuppressedTotal, "podguard_source_events_suppressed_total",
+     MetricType::Counter,
+     "Acts of a source (container, or host) not reported because it had spent its share of both "
+     "ring buffers (per-container fairness)."},
+    {MetricId::SourceEventsAggregatedTotal, "podguard_source_events_aggregated_total",
+     MetricType::Counter, "Acts of a source (container, or host) reported in summaries."},
     {MetricId::BuildInfo, "podguard_build_info", MetricType::Gauge,
      "Always 1; labels carry the podguard version and the running kernel release."},
     {MetricId::StartTimeSeconds, "podguard_start_time_seconds", MetricType::Gauge,

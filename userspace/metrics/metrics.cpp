@@ -373,7 +373,6 @@ Result<std::unique_ptr<Metrics>> Metrics::start(const MetricsConfig& config) {
 
 void Metrics::build() {
     auto& reg = *registry_;
-
     auto& events = counter_family(reg, MetricId::EventsTotal);
     for (std::size_t k = 0; k < kKinds; ++k)
         for (std::size_t r = 0; r < kRelations; ++r)
@@ -409,6 +408,7 @@ void Metrics::build() {
                     }};
         pod_events_ = std::make_shared<PodEventsCollectable>(*this);
     }
+    build_flood(reg);
     overflow_ = &counter_family(reg, MetricId::SeriesOverflowTotal).Add({});
     pod_series_ = &gauge_family(reg, MetricId::PodSeries).Add({});
 

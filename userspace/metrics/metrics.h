@@ -64,6 +64,13 @@ struct MetricsConfig {
     std::size_t http_threads = 2; // civetweb worker threads
 };
 
+// The identity a flood-control source cgroup is reported under.
+struct FloodSource {
+    std::string namespace_;
+    std::string pod;
+    std::string container; // name, short id, or "host"
+};
+
 // Checks the HOST:PORT form Metrics::start accepts (IP literals only: the
 // exporter never resolves names).
 Status validate_metrics_address(std::string_view address);
@@ -118,6 +125,15 @@ class Metrics {
     // and nothing is removed (a namespace outlives its pods).
     void forget_pod(std::string_view namespace_, std::string_view pod);
 
+    // Flood control (bpf/transport.bpf.h; metrics/flood_metrics.cpp): the
+    // kernel's per-CPU pg_flood_counters summed by the caller, followed like
+    // set_lost.
+    void set_flood(const pg_flood_counters& summed);
+    // One source cgroup's monotonic totals from its pg_fair bucket, under the
+    // identity labels of its container (container="host" outside one).
+    void set_source_flood(uint64_t cgroup_id, const FloodSource& source, uint64_t suppressed,
+                          uint64_t aggregated);
+
     std::size_t pod_series() const;
     // The text exposition of podguard_* (GET /metrics adds prometheus-cpp's
     // own exposer_* metrics).
@@ -134,6 +150,9 @@ class Metrics {
 
     explicit Metrics(const MetricsConfig& config);
     void build();
+    struct FloodFamilies;
+    void build_flood(prometheus::Registry& registry);
+    std::shared_ptr<FloodFamilies> flood_; // shared_ptr: complete only in flood_metrics.cpp
     class PodEventsCollectable;
     PodEntry& pod_entry(std::string_view ns, std::string_view pod, std::string_view container);
 

@@ -1,5 +1,7 @@
 #include "output/json_event.h"
 
+#include <algorithm>
+
 #include <ctime>
 #include <fmt/format.h>
 #include <unordered_map>
@@ -263,6 +265,13 @@ void append_event_json(const Event& e, std::string& out) {
     str_field(out, "relation", to_string(e.relation));
     if (e.policy_rule)
         append_rule_identity(e.policy_rule, out);
+    if (e.summary) {
+        num_field(out, "count", e.count);
+        str_field(out, "first_time", format_rfc3339_ns(e.first_time_ns));
+        str_field(out, "last_time", format_rfc3339_ns(e.time_ns));
+    } else if (e.first_occurrence) {
+        out += "\"first_occurrence\":true,";
+    }
     key(out, "source");
     append_party(e.source, out);
     out += ',';
@@ -352,6 +361,19 @@ void append_event_json(const Event& e, std::string& out) {
         append_stacks(*e.stacks, out);
     }
     close_object(out);
+}
+
+const std::string& event_json(const Event& e) {
+    std::string& text = e.rendered_json.text;
+    if (text.empty()) {
+        // Sized from the previous event: events with ancestry run to several
+        // KB, and each doubling step was a malloc.
+        thread_local size_t expected = 2048;
+        text.reserve(expected);
+        append_event_json(e, text);
+        expected = std::max<size_t>(2048, text.size() + text.size() / 8);
+    }
+    return text;
 }
 
 std::string event_to_json(const Event& e) {

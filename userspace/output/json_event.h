@@ -12,6 +12,9 @@ namespace podguard {
 // Appends the event's JSON (no trailing newline) to out.
 void append_event_json(const Event& event, std::string& out);
 std::string event_to_json(const Event& event);
+// The event's JSON, rendered on the first call and kept in the event: the
+// stream and the store share one rendering.
+const std::string& event_json(const Event& event);
 
 // RFC 3339, UTC, nanoseconds: 2026-11-23T13:45:56.123456789Z
 std::string format_rfc3339_ns(uint64_t realtime_ns);

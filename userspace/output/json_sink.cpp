@@ -35,7 +35,7 @@ void JsonLinesSink::consume(const Event& event) noexcept {
                                 event.kind == EventKind::Exit))
         return;
     try {
-        append_event_json(event, buffer_);
+        buffer_ += event_json(event);
         buffer_ += '\n';
         ++written_;
     } catch (const std::exception& e) {

@@ -43,6 +43,8 @@ Pipeline::Pipeline(int ringbuf_fd, int lost_fd, uint32_t ringbuf_bytes, ProcessT
 Pipeline::~Pipeline() {
     if (rb_)
         ring_buffer__free(rb_);
+    if (main_only_)
+        ring_buffer__free(main_only_);
     long page = sysconf(_SC_PAGESIZE);
     if (consumer_page_)
         munmap(consumer_page_, page);
@@ -63,6 +65,20 @@ Status Pipeline::open() {
     producer_page_ = p == MAP_FAILED ? nullptr : p;
     last_tick_ns_ = boot_ns();
     return {};
+}
+
+Status Pipeline::add_priority_ring(int ringbuf_fd) {
+    main_only_ = ring_buffer__new(ringbuf_fd_, &Pipeline::on_record, this, nullptr);
+    if (!rb_ || !main_only_ ||
+        ring_buffer__add(rb_, ringbuf_fd, &Pipeline::on_priority_record, this) != 0)
+        return make_error(std::string("cannot open ring buffer: ") + strerror(errno));
+    return {};
+}
+
+int Pipeline::on_priority_record(void* ctx, void* data, size_t size) noexcept {
+    auto* self = static_cast<Pipeline*>(ctx);
+    ring_buffer__consume(self->main_only_);
+    return on_record(ctx, data, size);
 }
 
 uint64_t Pipeline::ringbuf_used_bytes() const {
@@ -98,6 +114,10 @@ void Pipeline::handle(const void* data, size_t size) {
     Event& event = *decoded;
     const auto* hdr = static_cast<const pg_header*>(data);
     ++stats_.by_kind[hdr->kind < PG_EV_KIND_MAX ? hdr->kind : 0];
+    if (hdr->flags & PG_F_SUMMARY) {
+        ++stats_.summaries;
+        stats_.summary_acts += hdr->count;
+    }
     // The process table learns first, so that this event is already
     // enriched with what it says (an exec's new exe).
     if (hdr->kind == PG_EV_FORK || hdr->kind == PG_EV_EXEC || hdr->kind == PG_EV_EXIT) {
@@ -140,6 +160,10 @@ pg_lost_counters Pipeline::read_lost() const {
 
 void Pipeline::periodic() {
     uint64_t now = boot_ns();
+    if (sweep_ && now - last_sweep_ns_ >= sweep_interval_ns_) {
+        last_sweep_ns_ = now;
+        sweep_();
+    }
     if (now - last_tick_ns_ < 1000000000ull)
         return;
     last_tick_ns_ = now;
@@ -182,10 +206,14 @@ Status Pipeline::run(const std::atomic<bool>& stop, int poll_timeout_ms) {
         if (!n)
             return n.error();
     }
+    drain();
+    return {};
+}
+
+void Pipeline::drain() {
     ring_buffer__consume(rb_);
     for (EventSink* sink : sinks_)
         sink->flush();
-    return {};
 }
 
 } // namespace podguard

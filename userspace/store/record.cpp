@@ -67,14 +67,9 @@ StoreRecord make_record(const Event& e) {
         e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
     if (!lifecycle)
         r.target = party_of(e.target);
-    // One allocation sized from the last event instead of a string grown by
-    // doubling: events with ancestry run to several KB, and each step of the
-    // growth was a malloc (of memory the writer thread frees) on the pipeline
-    // thread.
-    thread_local size_t expected = 2048;
-    r.json.reserve(expected);
-    append_event_json(e, r.json);
-    expected = std::max<size_t>(2048, r.json.size() + r.json.size() / 8);
+    // The stream's rendering when it made one: a copy instead of a second
+    // render.
+    r.json = event_json(e);
     thread_local ChainHasher hasher;
     r.digest = hasher.content_digest(r);
     return r;
