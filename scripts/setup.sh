@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libbpfcc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format libclang-rt-14-dev
   podman runc catatonit busybox-static prometheus qemu-system-x86 cpio iproute2 util-linux
+  liburing-dev
 )
 missing=()
 for p in "${packages[@]}"; do
