@@ -29,6 +29,7 @@
 #define PODGUARD_ENFORCE_BPF_H
 
 #include "common.bpf.h"
+#include "proc_walk.bpf.h"
 
 #define PG_SIGKILL 9
 #define PG_INT_DECIDED 0x1 /* a decision was taken for this event */
@@ -375,6 +376,15 @@ int BPF_PROG(pg_lsm_ptrace_access_check, struct task_struct *child, unsigned int
 	} else if (ev && ev->hdr.kind == PG_EV_PROC_ACCESS) {
 		kind = PG_OP_PROC_ACCESS;
 		bit = ev->proc.entry & (PG_OP_BITS - 1);
+	} else if ((bit = pg_walk_entry())) {
+		/* A path walk no syscall hook named (a symlink, a climb,
+		 * procfs elsewhere, io_uring): proc_walk.bpf.h. */
+		kind = PG_OP_PROC_ACCESS;
+		ev = pg_walk_event(child, bit);
+		ret = pg_lsm_decide(child, kind, bit, ev);
+		if (ev)
+			pg_walk_event_done(ev, ret);
+		return ret;
 	} else {
 		ev = 0;
 		if (mode & PG_PTRACE_MODE_ATTACH) {

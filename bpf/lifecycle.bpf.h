@@ -8,6 +8,7 @@
 #define PODGUARD_LIFECYCLE_BPF_H
 
 #include "common.bpf.h"
+#include "proc_object.bpf.h"
 
 /* Every number a task has, one per pid namespace level, maps to it. */
 static __always_inline void pg_cache_pids(struct task_struct *task, int add)
@@ -88,11 +89,14 @@ int BPF_PROG(pg_process_fork, struct task_struct *parent, struct task_struct *ch
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(pg_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	union pg_any_event *ev = pg_process_event(PG_EV_EXEC, task);
+	union pg_any_event *ev;
 	struct mm_struct *mm;
 	unsigned long start, end, len;
 	long n;
 
+	/* A binary reached through another process's /proc (proc_object.bpf.h). */
+	pg_object_exec(bprm);
+	ev = pg_process_event(PG_EV_EXEC, task);
 	if (!ev)
 		return 0;
 	/* The cache must hold the new comm even for the agent's own execs. */

@@ -62,6 +62,63 @@ enum pg_syscall {
 	PG_SYS_CHDIR,
 	PG_SYS_EXECVE,
 	PG_SYS_EXECVEAT,
+	/* Syscalls that reach another process under a ptrace-mode check
+	 * (ptrace_may_access) or act on its resources by pid. */
+	PG_SYS_PIDFD_GETFD,
+	PG_SYS_KCMP,
+	PG_SYS_PROCESS_MADVISE,
+	PG_SYS_PROCESS_MRELEASE,
+	PG_SYS_GET_ROBUST_LIST,
+	PG_SYS_MOVE_PAGES,
+	PG_SYS_MIGRATE_PAGES,
+	PG_SYS_PERF_EVENT_OPEN,
+	PG_SYS_PRLIMIT64,
+	/* Path operations submitted through io_uring (no syscall of their own). */
+	PG_SYS_IO_URING_OPENAT,
+	PG_SYS_IO_URING_OPENAT2,
+	PG_SYS_IO_URING_STATX,
+	/* More path syscalls: what they walk is judged like an open's. */
+	PG_SYS_TRUNCATE,
+	PG_SYS_RENAME,
+	PG_SYS_MKDIR,
+	PG_SYS_RMDIR,
+	PG_SYS_LINK,
+	PG_SYS_UNLINK,
+	PG_SYS_SYMLINK,
+	PG_SYS_CHMOD,
+	PG_SYS_CHOWN,
+	PG_SYS_LCHOWN,
+	PG_SYS_MKNOD,
+	PG_SYS_STATFS,
+	PG_SYS_CHROOT,
+	PG_SYS_MOUNT,
+	PG_SYS_SETXATTR,
+	PG_SYS_LSETXATTR,
+	PG_SYS_GETXATTR,
+	PG_SYS_LGETXATTR,
+	PG_SYS_LISTXATTR,
+	PG_SYS_LLISTXATTR,
+	PG_SYS_REMOVEXATTR,
+	PG_SYS_LREMOVEXATTR,
+	PG_SYS_INOTIFY_ADD_WATCH,
+	PG_SYS_MKDIRAT,
+	PG_SYS_MKNODAT,
+	PG_SYS_FCHOWNAT,
+	PG_SYS_UNLINKAT,
+	PG_SYS_RENAMEAT,
+	PG_SYS_LINKAT,
+	PG_SYS_SYMLINKAT,
+	PG_SYS_FCHMODAT,
+	PG_SYS_UTIMENSAT,
+	PG_SYS_NAME_TO_HANDLE_AT,
+	PG_SYS_RENAMEAT2,
+	PG_SYS_OPEN_TREE,
+	PG_SYS_MOUNT_SETATTR,
+	PG_SYS_FCHMODAT2,
+	PG_SYS_IO_URING_UNLINKAT,
+	PG_SYS_IO_URING_MKDIRAT,
+	PG_SYS_IO_URING_RENAMEAT,
+	PG_SYS_IO_URING_LINKAT,
 	PG_SYS_MAX,
 };
 
@@ -140,6 +197,10 @@ enum pg_event_flags {
 	 * hdr.first_ns and the last at time_ns; the tuple's fields are those of
 	 * its first act (the tid, time and target_arg are the first act's). */
 	PG_F_SUMMARY = 1 << 7,
+	/* Identified from the object the kernel reached (the file opened, the
+	 * cwd entered, the task the LSM check named), not from the path's
+	 * spelling: symlinks, climbs, procfs mounted elsewhere, bind mounts. */
+	PG_F_BY_OBJECT = 1 << 8,
 };
 
 /* Why an event could not be delivered to user space. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Access to another process through /proc/<pid>/<entry>: open, readlink,
- * stat, access, chdir and exec of such paths, absolute or relative to a cwd or
- * dirfd that is inside procfs.
+ * Access to another process through /proc/<pid>/<entry>, judged by its
+ * spelling at the entry of every path syscall (PG_PATH_SYSCALLS): absolute,
+ * or relative to a cwd or dirfd that is inside procfs. An open or chdir whose
+ * spelling names nothing is judged again at exit by what it reached
+ * (proc_object.bpf.h).
  *
  * Cost matters here: openat runs everywhere. The entry hook reads at most 8
  * bytes of an ordinary absolute path and returns; only paths that start
@@ -14,326 +16,8 @@
 
 #include "common.bpf.h"
 #include "enforce.bpf.h"
-
-#define PG_AT_FDCWD -100
-#define PG_PROC_SUPER_MAGIC 0x9fa0
-#define PG_MAX_TOKENS 8 /* power of two: indexes are masked */
-#define PG_DENTRY_DEPTH 4 /* power of two: indexes are masked */
-#define PG_DENTRY_NAME 32
-
-
-enum pg_tok {
-	PG_TOK_OTHER = 0,
-	PG_TOK_PROC,
-	PG_TOK_PID,
-	PG_TOK_SELF,
-	PG_TOK_TASK,
-	PG_TOK_TID,
-	PG_TOK_ENTRY,
-};
-
-/* hash(name) -> enum pg_proc_entry or PG_NAME_*; filled by the daemon. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u64);
-	__type(value, __u32);
-} pg_proc_names SEC(".maps");
-
-/* Parser state lives in a map value, not on the stack: the verifier does not
- * track map contents, so bpf_loop's callback converges in one pass instead of
- * exploring every combination of token values. */
-struct pg_path_state {
-	__u64 hash;
-	__u32 comp_start;
-	__u32 num;
-	__u8 numeric;
-	__u8 dots; /* leading dots of the component; 0xff once a non-dot is seen */
-	__u8 depth;
-	__u8 done;
-	__u32 overflow;
-	__u8 tok[PG_MAX_TOKENS];
-	__u32 val[PG_MAX_TOKENS];
-};
-
-static __always_inline __u32 pg_name_lookup(__u64 hash)
-{
-	__u32 *v = bpf_map_lookup_elem(&pg_proc_names, &hash);
-
-	return v ? *v : 0;
-}
-
-/* Path text the parser walks: the procfs-relative base of a relative path
- * ("8/task/9/"), then the path as given. Twice PG_PATH_LEN so that masked
- * offsets can never run past it. */
-struct pg_pathbuf {
-	char text[2 * PG_PATH_LEN];
-	struct pg_path_state st;
-};
-
-struct pg_loop_ctx {
-	struct pg_pathbuf *pb;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pg_pathbuf);
-} pg_pathbufs SEC(".maps");
-
-struct pg_comp {
-	__u64 hash;
-	__u32 num;
-	__u32 len;
-	__u8 numeric;
-	__u8 dots;
-	__u8 first_zero;
-};
-
-/* Classify one path component by where it stands, the way procfs would.
- * Not inlined: it is called from several places and would bloat each. */
-static __noinline void pg_push_component(struct pg_path_state *st, struct pg_comp *c)
-{
-	__u64 hash = c->hash;
-	__u32 len = c->len, num = c->num;
-	__u8 numeric = c->numeric, dots = c->dots, first_zero = c->first_zero;
-	__u8 d = st->depth;
-	__u8 parent;
-	__u8 tok = PG_TOK_OTHER;
-	__u32 val = 0;
-
-	if (dots == 1 && len == 1)
-		return; /* "." */
-	if (dots == 2 && len == 2) { /* ".." */
-		if (st->overflow)
-			st->overflow--;
-		else if (st->depth)
-			st->depth--;
-		return;
-	}
-	if (d >= PG_MAX_TOKENS) {
-		st->overflow++;
-		return;
-	}
-	parent = d ? st->tok[(d - 1) & (PG_MAX_TOKENS - 1)] : PG_TOK_OTHER;
-	/* procfs rejects leading zeros: "/proc/08" is no pid. */
-	numeric = numeric && len && len <= 10 && !(first_zero && len > 1);
-	if (d == 0) {
-		if (pg_name_lookup(hash) == PG_NAME_PROC)
-			tok = PG_TOK_PROC;
-	} else if (d == 1 && parent == PG_TOK_PROC) {
-		if (numeric) {
-			tok = PG_TOK_PID;
-			val = num;
-		} else if (pg_name_lookup(hash) == PG_NAME_SELF) {
-			tok = PG_TOK_SELF;
-		}
-	} else if ((d == 2 && (parent == PG_TOK_PID || parent == PG_TOK_SELF)) ||
-		   (d == 4 && parent == PG_TOK_TID)) {
-		__u32 name = pg_name_lookup(hash);
-
-		if (d == 2 && name == PG_NAME_TASK) {
-			tok = PG_TOK_TASK;
-		} else if (name > 0 && name < PG_PROC_ENTRY_MAX) {
-			tok = PG_TOK_ENTRY;
-			val = name;
-			/* Past a magic link the walk is in the target's own tree. */
-			if (name == PG_PROC_ROOT || name == PG_PROC_CWD || name == PG_PROC_EXE)
-				st->done = 1;
-		}
-	} else if (d == 3 && parent == PG_TOK_TASK && numeric) {
-		tok = PG_TOK_TID;
-		val = num;
-	}
-	st->tok[d & (PG_MAX_TOKENS - 1)] = tok;
-	st->val[d & (PG_MAX_TOKENS - 1)] = val;
-	st->depth = d + 1;
-}
-
-static __always_inline void pg_comp_reset(struct pg_path_state *st)
-{
-	st->hash = PG_FNV_OFFSET;
-	st->num = 0;
-	st->numeric = 1;
-	st->dots = 0;
-}
-
-static __always_inline long pg_path_char(struct pg_pathbuf *pb, __u32 i)
-{
-	struct pg_path_state *st = &pb->st;
-	__u32 start = st->comp_start;
-	char c;
-
-	if (i >= 2 * PG_PATH_LEN)
-		return 1;
-	c = pb->text[i & (2 * PG_PATH_LEN - 1)];
-	if (c == '/' || c == 0) {
-		if (i > start) {
-			struct pg_comp comp = {
-				.hash = st->hash,
-				.num = st->num,
-				.len = i - start,
-				.numeric = st->numeric,
-				.dots = st->dots,
-				.first_zero = pb->text[start & (2 * PG_PATH_LEN - 1)] == '0',
-			};
-
-			pg_push_component(st, &comp);
-		}
-		st->comp_start = i + 1;
-		pg_comp_reset(st);
-		return (c == 0 || st->done) ? 1 : 0;
-	}
-	st->hash = (st->hash ^ (__u8)c) * PG_FNV_PRIME;
-	if (c >= '0' && c <= '9')
-		st->num = st->num * 10 + (c - '0');
-	else
-		st->numeric = 0;
-	if (c == '.' && st->dots != 0xff)
-		st->dots++;
-	else
-		st->dots = 0xff;
-	return 0;
-}
-
-/* Eight characters per callback: each bpf_loop step is an indirect call
- * (a retpoline on most kernels), dearer than handling one character. */
-#define PG_PATH_CHUNK 8
-
-static long pg_path_step(__u32 chunk, struct pg_loop_ctx *ctx)
-{
-	__u32 i = chunk * PG_PATH_CHUNK;
-
-#pragma unroll
-	for (int k = 0; k < PG_PATH_CHUNK; k++)
-		if (pg_path_char(ctx->pb, i + k))
-			return 1;
-	return 0;
-}
-
-/* The form nearly every access has: "/proc/<pid>/<entry>", the entry last
- * or a magic link (root, cwd, exe) that ends what procfs resolves. Parsed
- * here in one unrolled pass over the copied path, the general parser's
- * copies and bpf_loop steps skipped. Any other form ("//", ".", "..",
- * "self", "task/<tid>", a pid with a leading zero, more components after a
- * plain entry) returns 0 and goes to the general parser, which gives the
- * same answer for the forms accepted here. */
-#define PG_SIMPLE_PID_DIGITS 10
-#define PG_SIMPLE_NAME_LEN 24
-
-static __always_inline __u32 pg_parse_simple(const char *path, __s32 *pid)
-{
-	__u64 hash = PG_FNV_OFFSET;
-	__u32 num = 0, i = 6, entry;
-	char c;
-
-	if (path[0] != '/' || path[1] != 'p' || path[2] != 'r' || path[3] != 'o' ||
-	    path[4] != 'c' || path[5] != '/' || path[6] < '1' || path[6] > '9')
-		return 0;
-#pragma unroll
-	for (int k = 0; k < PG_SIMPLE_PID_DIGITS; k++) {
-		c = path[6 + k];
-		if (c < '0' || c > '9')
-			break;
-		num = num * 10 + (c - '0');
-		i++;
-	}
-	if (path[i & (PG_PATH_LEN - 1)] != '/')
-		return 0;
-	i++;
-#pragma unroll
-	for (int k = 0; k < PG_SIMPLE_NAME_LEN; k++) {
-		c = path[(i + k) & (PG_PATH_LEN - 1)];
-		if (c == '/' || c == 0) {
-			if (k == 0)
-				return 0;
-			entry = pg_name_lookup(hash);
-			if (entry == 0 || entry >= PG_PROC_ENTRY_MAX)
-				return 0;
-			if (c == '/' && entry != PG_PROC_ROOT && entry != PG_PROC_CWD &&
-			    entry != PG_PROC_EXE)
-				return 0;
-			*pid = num;
-			return entry;
-		}
-		if (c == '.')
-			return 0; /* "." and ".." components, or a name the table lacks */
-		hash = (hash ^ (__u8)c) * PG_FNV_PRIME;
-	}
-	return 0;
-}
-
-/* Writes the names from the procfs root down to d, each followed by '/'.
- * Returns the length written, or -1 if d is deeper than anything we classify. */
-static __noinline int pg_compose_base(struct pg_pathbuf *pb, struct dentry *d)
-{
-	const unsigned char *names[PG_DENTRY_DEPTH] = {};
-	int n = 0, off = 0;
-
-	for (int lvl = 0; lvl < PG_DENTRY_DEPTH; lvl++) {
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-
-		if (!parent || parent == d)
-			break;
-		names[lvl] = BPF_CORE_READ(d, d_name.name);
-		n = lvl + 1;
-		d = parent;
-	}
-	if (BPF_CORE_READ(d, d_parent) != d)
-		return -1;
-	for (int k = PG_DENTRY_DEPTH - 1; k >= 0; k--) {
-		long r;
-
-		if (k >= n)
-			continue;
-		r = bpf_probe_read_kernel_str(&pb->text[off & (PG_PATH_LEN - 1)], PG_DENTRY_NAME,
-					      names[k & (PG_DENTRY_DEPTH - 1)]);
-		if (r <= 1)
-			return -1;
-		off += r - 1;
-		pb->text[off & (2 * PG_PATH_LEN - 1)] = '/';
-		off++;
-		if (off >= PG_PATH_LEN - PG_DENTRY_NAME)
-			return -1;
-	}
-	return off;
-}
-
-/* The procfs dentry a relative path starts from, or NULL if it is not on procfs. */
-static __always_inline struct dentry *pg_procfs_base(__s32 dirfd, __u32 *pidns)
-{
-	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-	struct vfsmount *mnt;
-	struct dentry *dentry;
-	struct super_block *sb;
-
-	if (dirfd == PG_AT_FDCWD) {
-		mnt = BPF_CORE_READ(cur, fs, pwd.mnt);
-		dentry = BPF_CORE_READ(cur, fs, pwd.dentry);
-	} else {
-		struct fdtable *fdt = BPF_CORE_READ(cur, files, fdt);
-		struct file **fds = BPF_CORE_READ(fdt, fd);
-		struct file *f = 0;
-
-		if (dirfd < 0 || (__u32)dirfd >= BPF_CORE_READ(fdt, max_fds))
-			return 0;
-		bpf_probe_read_kernel(&f, sizeof(f), &fds[dirfd]);
-		if (!f)
-			return 0;
-		mnt = BPF_CORE_READ(f, f_path.mnt);
-		dentry = BPF_CORE_READ(f, f_path.dentry);
-	}
-	sb = BPF_CORE_READ(mnt, mnt_sb);
-	if (BPF_CORE_READ(sb, s_magic) != PG_PROC_SUPER_MAGIC)
-		return 0;
-	{
-		struct proc_fs_info *fsi = BPF_CORE_READ(sb, s_fs_info);
-
-		*pidns = BPF_CORE_READ(fsi, pid_ns, ns.inum);
-	}
-	return dentry;
-}
+#include "proc_object.bpf.h"
+#include "proc_path.bpf.h"
 
 /* A path whose page was not resident at entry, to be read again at exit. */
 struct pg_path_retry {
@@ -361,9 +45,25 @@ static __always_inline void pg_path_retry_later(__u16 syscall, __s32 dirfd, cons
 	pg_pending_add(tid, 1);
 }
 
-/* flags is 0 at syscall entry, PG_F_READ_AT_EXIT on the retry at exit. */
-static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath, __u32 flags)
+/* What pg_proc_parse left behind. */
+#define PG_PARSE_NONE 0
+#define PG_PARSE_EVENT 1 /* the scratch event holds an access to report */
+#define PG_PARSE_RETRY 2 /* the path was not resident: read again at exit */
+/* flags: 0 at syscall entry, PG_F_READ_AT_EXIT on the retry at exit;
+ * PG_PATH_KERNEL: upath is a kernel copy (io_uring's struct filename). */
+
+static __always_inline long pg_read_path_str(void *dst, __u32 size, const char *path, __u32 flags)
 {
+	if (flags & PG_PATH_KERNEL)
+		return bpf_probe_read_kernel_str(dst, size, path);
+	return bpf_probe_read_user_str(dst, size, path);
+}
+
+/* Global, so that the verifier checks it once rather than once for each
+ * PG_PATH_SYSCALLS row (and io_uring opcode) that calls it. */
+__noinline int pg_proc_parse(__u16 syscall, __s32 dirfd, __u64 upath_addr, __u32 flags)
+{
+	const char *upath = (const char *)upath_addr;
 	char head[8] = {};
 	union pg_any_event *ev;
 	struct pg_proc_access_event *p;
@@ -382,64 +82,65 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 	int is_tid;
 	int named_self = 0;
 
-	n = bpf_probe_read_user_str(head, sizeof(head), upath);
+	n = pg_read_path_str(head, sizeof(head), upath, flags);
 	if (n < 0) {
 		/* Not resident: a path string in a page nobody touched yet (a
 		 * fresh binary's rodata, an untouched file mapping). The kernel
 		 * faults it in while copying it, so it is readable at exit. */
 		if (pg_is_agent())
-			return;
-		if (flags & PG_F_READ_AT_EXIT)
+			return PG_PARSE_NONE;
+		if (flags & PG_F_READ_AT_EXIT) {
 			pg_count_lost(PG_EV_PROC_ACCESS, PG_LOST_PATH_UNREADABLE);
-		else
-			pg_path_retry_later(syscall, dirfd, upath);
-		return;
+			return PG_PARSE_NONE;
+		}
+		pg_path_retry_later(syscall, dirfd, upath);
+		return PG_PARSE_RETRY;
 	}
 	if (n <= 1)
-		return;
+		return PG_PARSE_NONE;
 	if (head[0] == '/') {
 		if (head[1] == 'p') {
 			if (!(head[2] == 'r' && head[3] == 'o' && head[4] == 'c' &&
 			      (head[5] == '/' || head[5] == 0)))
-				return;
+				return PG_PARSE_NONE;
 		} else if (head[1] != '/' && head[1] != '.') {
-			return;
+			return PG_PARSE_NONE;
 		}
 	} else {
 		base = pg_procfs_base(dirfd, &pidns);
 		if (!base)
-			return;
+			return PG_PARSE_NONE;
 	}
 	if (pg_is_agent())
-		return;
+		return PG_PARSE_NONE;
 
 	ev = pg_scratch_event();
 	if (!ev)
-		return;
+		return PG_PARSE_NONE;
 	p = &ev->proc;
-	n = bpf_probe_read_user_str(p->path, sizeof(p->path), upath);
+	n = pg_read_path_str(p->path, sizeof(p->path), upath, flags);
 	if (n <= 0)
-		return;
+		return PG_PARSE_NONE;
 	if (!base && (entry = pg_parse_simple(p->path, &pid))) {
 		is_tid = 0;
 		goto parsed;
 	}
 	pb = bpf_map_lookup_elem(&pg_pathbufs, &zero);
 	if (!pb)
-		return;
+		return PG_PARSE_NONE;
 	st = &pb->st;
 	__builtin_memset(st, 0, sizeof(*st));
 	if (base) {
 		off = pg_compose_base(pb, base);
 		if (off < 0)
-			return;
+			return PG_PARSE_NONE;
 		st->tok[0] = PG_TOK_PROC;
 		st->depth = 1;
 	}
 	/* The path was just copied from user memory; copy that copy (with its
 	 * NUL) rather than read user memory a second time. */
 	if (bpf_probe_read_kernel(&pb->text[off & (PG_PATH_LEN - 1)], PG_PATH_LEN, p->path))
-		return;
+		return PG_PARSE_NONE;
 	pb->text[(off + PG_PATH_LEN - 1) & (2 * PG_PATH_LEN - 1)] = 0;
 	pg_comp_reset(st);
 	lctx.pb = pb;
@@ -447,7 +148,7 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 
 	/* [proc, pid|self, entry] or [proc, pid|self, task, tid, entry] */
 	if (st->overflow || st->depth < 3 || st->tok[0] != PG_TOK_PROC)
-		return;
+		return PG_PARSE_NONE;
 	if (st->tok[2] == PG_TOK_ENTRY) {
 		entry = st->val[2];
 		pid = st->val[1];
@@ -458,18 +159,18 @@ static __noinline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upa
 		pid = st->val[3];
 		is_tid = 1;
 	} else {
-		return;
+		return PG_PARSE_NONE;
 	}
 	named_self = st->tok[1] == PG_TOK_SELF && !is_tid;
 	if (named_self && !pg_report_self)
-		return;
+		return PG_PARSE_NONE;
 
 parsed:
 	__builtin_memset(&p->hdr, 0, sizeof(p->hdr));
 	__builtin_memset(&p->source, 0, sizeof(p->source) + sizeof(p->target));
 	p->hdr.kind = PG_EV_PROC_ACCESS;
 	p->hdr.syscall = syscall;
-	p->hdr.flags = flags;
+	p->hdr.flags = (__u16)flags;
 	if (n >= PG_PATH_LEN)
 		p->hdr.flags |= PG_F_PATH_TRUNCATED;
 	if (base)
@@ -489,7 +190,7 @@ parsed:
 		/* A process reading its own /proc/<pid> is not reported:
 		 * decided before the costly fill. */
 		if (resolved && !pg_report_self && pg_is_current_process(&pv))
-			return;
+			return PG_PARSE_NONE;
 		pg_fill_current(&p->source);
 	}
 	p->target_arg = pid;
@@ -498,9 +199,30 @@ parsed:
 		pg_enforce(ev, PG_OP_PROC_ACCESS, entry, 1);
 	} else if (!is_tid && pidns == p->source.pidns && (__u32)pid == p->source.ns_pid &&
 		   !pg_report_self) {
-		return;
+		return PG_PARSE_NONE;
 	}
-	pg_inflight_store(ev);
+	return PG_PARSE_EVENT;
+}
+
+/* A path syscall's entry: the spelling judged now; an open or chdir that
+ * names nothing here is judged again at exit by what it reached. */
+static __always_inline void pg_proc_enter(__u16 syscall, __s32 dirfd, const char *upath,
+					  __u32 flags)
+{
+	int r;
+
+	if (!flags)
+		pg_object_check_later(syscall, dirfd, upath);
+	r = pg_proc_parse(syscall, dirfd, (__u64)upath, flags);
+	if (r == PG_PARSE_NONE)
+		return;
+	pg_object_check_cancel();
+	if (r == PG_PARSE_EVENT) {
+		union pg_any_event *ev = pg_scratch_event();
+
+		if (ev)
+			pg_inflight_store(ev);
+	}
 }
 
 /* At exit of a path syscall whose path could not be read at entry. */

@@ -10,17 +10,24 @@
 
 #define PG_PTRACE_TRACEME 0
 
-static __noinline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
+/* Global, so that the verifier checks it once rather than once for each of
+ * the PG_PTRACE_SYSCALLS rows that call it. */
+__noinline int pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
 {
 	union pg_any_event *ev;
 	struct pg_ptrace_event *p;
 	int known;
 
+	/* The syscalls past ptrace and process_vm_*: their own process (0,
+	 * or its own number: prlimit64(0) runs in every process start) is no
+	 * access to another. */
+	if (syscall >= PG_SYS_PIDFD_GETFD && (target <= 0 || pg_names_current(target)))
+		return 0;
 	if (pg_is_agent())
-		return;
+		return 0;
 	ev = pg_scratch_event();
 	if (!ev)
-		return;
+		return 0;
 	p = &ev->ptrace;
 	__builtin_memset(p, 0, sizeof(*p));
 	p->hdr.kind = PG_EV_PTRACE;
@@ -39,11 +46,12 @@ static __noinline void pg_ptrace_enter(__u16 syscall, __s64 request, __s32 targe
 	if (known) {
 		p->hdr.flags |= PG_F_TARGET_KNOWN;
 		if (!pg_report_self && p->target.pid == p->source.pid)
-			return;
+			return 0;
 		pg_enforce(ev, PG_OP_PTRACE,
 			   pg_ptrace_bit(syscall, request), 1);
 	}
 	pg_inflight_store(ev);
+	return 0;
 }
 
 #endif

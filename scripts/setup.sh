@@ -12,6 +12,7 @@ packages=(
   podman runc catatonit busybox-static prometheus qemu-system-x86 cpio iproute2 util-linux
   mmdebstrap python3-yaml python3-jsonschema libcivetweb-dev
   bpftrace
+  liburing-dev
 )
 # kubectl (for `kubectl kustomize` of deploy/): Debian's, unless one is there.
 command -v kubectl >/dev/null || packages+=(kubernetes-client)

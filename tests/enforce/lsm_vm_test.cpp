@@ -108,7 +108,15 @@ struct VmRun {
     std::map<std::string, std::map<std::string, int>> err; // case -> op -> errno (0 = ok)
     std::map<std::string, std::string> exit;               // case -> status
     std::map<std::string, std::vector<std::array<long long, 4>>> events; // kind action rule res
-    std::map<std::string, uint32_t> rule;                                // rule name -> id
+    struct Access {
+        long long action = 0;
+        long long result = 0;
+        std::string syscall;
+        unsigned flags = 0;
+        unsigned entry = 0;
+    };
+    std::map<std::string, std::vector<Access>> accesses; // case -> proc_access events
+    std::map<std::string, uint32_t> rule;                // rule name -> id
     bool done = false;
     std::string lsm;
     std::string log;
@@ -123,6 +131,8 @@ VmRun parse(const std::string& log) {
     std::regex exit(R"(PGVM exit case=(\w+) status=(\S+))");
     std::regex event(R"(PGVM event case=(\w+) kind=(\d+) action=(\d+) rule=(\d+) result=(-?\d+))");
     std::regex rule(R"(PGVM rule id=(\d+) name=(\S+))");
+    std::regex access(
+        R"(PGVM event case=(\w+) kind=3 action=(\d+) rule=\d+ result=(-?\d+) syscall=(\S+) flags=(\d+) entry=(\d+))");
     std::smatch m;
     while (std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r')
@@ -131,10 +141,15 @@ VmRun parse(const std::string& log) {
             v.err[m[1]][m[2]] = std::stoi(m[4]);
         else if (std::regex_search(line, m, exit))
             v.exit[m[1]] = m[2];
-        else if (std::regex_search(line, m, event))
+        else if (std::regex_search(line, m, event)) {
             v.events[m[1]].push_back(
                 {std::stoll(m[2]), std::stoll(m[3]), std::stoll(m[4]), std::stoll(m[5])});
-        else if (std::regex_search(line, m, rule))
+            std::smatch a;
+            if (std::regex_search(line, a, access))
+                v.accesses[a[1]].push_back({std::stoll(a[2]), std::stoll(a[3]), a[4],
+                                            static_cast<unsigned>(std::stoul(a[5])),
+                                            static_cast<unsigned>(std::stoul(a[6]))});
+        } else if (std::regex_search(line, m, rule))
             v.rule[m[2]] = std::stoul(m[1]);
         else if (line.find("PGVM done") != std::string::npos)
             v.done = true;
@@ -194,6 +209,32 @@ TEST_F(LsmVm, BlockedOperationsAreDenied) {
         kinds.insert(ev[0]);
     }
     EXPECT_EQ(kinds, (std::set<long long>{PG_EV_SIGNAL, PG_EV_PTRACE, PG_EV_PROC_ACCESS}));
+}
+
+// The same open of /proc/<pid>/root/init through a symlink and through
+// io_uring: denied by lsm/ptrace_access_check with the entry the path walk
+// reached, each reported once with the operation's result.
+TEST_F(LsmVm, OtherSpellingsAreDeniedAndReported) {
+    const auto& e = v_->err.at("blocked");
+    EXPECT_EQ(e.at("open_symlink"), EACCES) << v_->log;
+    EXPECT_EQ(e.at("uring_open"), EACCES);
+    EXPECT_EQ(e.at("uring_open_symlink"), EACCES);
+    EXPECT_EQ(v_->exit.at("blocked"), "code:0") << "denied, not killed";
+    std::map<std::string, int> seen; // syscall -> events
+    for (const auto& a : v_->accesses.at("blocked")) {
+        EXPECT_EQ(a.action, PG_ACT_BLOCKED) << a.syscall;
+        EXPECT_EQ(a.entry, PG_PROC_ROOT) << a.syscall;
+        EXPECT_EQ(a.result, -EACCES) << a.syscall;
+        ++seen[a.syscall + ((a.flags & PG_F_BY_OBJECT) ? "/object" : "")];
+    }
+    EXPECT_EQ(seen["openat"], 1) << "the plain open";
+    EXPECT_EQ(seen["openat/object"], 1) << "the symlinked open";
+    EXPECT_EQ(seen["io_uring:openat"], 1) << "the plain io_uring open";
+    EXPECT_EQ(seen["io_uring:openat/object"], 1) << "the symlinked io_uring open";
+    const auto& ok = v_->err.at("allowed");
+    EXPECT_EQ(ok.at("open_symlink"), 0);
+    EXPECT_EQ(ok.at("uring_open"), 0);
+    EXPECT_EQ(ok.at("uring_open_symlink"), 0);
 }
 
 TEST_F(LsmVm, AllowedPairSucceeds) {

@@ -18,6 +18,7 @@ Event decode_proc_access(const pg_proc_access_event& raw, const TimeBase& time) 
     d.dirfd = raw.dirfd;
     d.truncated = raw.hdr.flags & PG_F_PATH_TRUNCATED;
     d.read_at_exit = raw.hdr.flags & PG_F_READ_AT_EXIT;
+    d.by_object = raw.hdr.flags & PG_F_BY_OBJECT;
     e.detail = std::move(d);
     return e;
 }

@@ -88,6 +88,9 @@ struct ProcAccessDetail {
     // Path read after the syscall (not resident at entry): any decision,
     // and a kill by the fallback, came after the operation.
     bool read_at_exit = false;
+    // Identified from the object reached (the file opened, the cwd entered),
+    // not from the spelling: a symlink, a climb, procfs mounted elsewhere.
+    bool by_object = false;
 };
 
 struct ProcessDetail {

@@ -213,6 +213,9 @@ Status BpfObjects::set_enforcement_mode(EnforcementMode mode) {
 }
 
 Status BpfObjects::attach() {
+    // io_uring:io_uring_submit_req was io_uring_submit_sqe before Linux 6.4
+    // (same argument): attached by hand to whichever this kernel has.
+    bpf_program__set_autoattach(skel_->progs.pg_uring_submit, false);
     if (int err = podguard_bpf__attach(skel_))
         return make_error(std::string("cannot attach BPF programs: ") + strerror(-err) +
                           (err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : ""));
@@ -223,6 +226,15 @@ Status BpfObjects::attach() {
     if (!links)
         return links.error();
     syscall_links_ = std::move(*links);
+    for (const char* tp : {"io_uring_submit_req", "io_uring_submit_sqe"}) {
+        skel_->links.pg_uring_submit =
+            bpf_program__attach_raw_tracepoint(skel_->progs.pg_uring_submit, tp);
+        if (skel_->links.pg_uring_submit)
+            break;
+    }
+    if (!skel_->links.pg_uring_submit)
+        spdlog::warn("io_uring requests are judged at completion only: no io_uring submit "
+                     "tracepoint on this kernel");
     if (!options_.pin_dir.empty())
         return pin_after_attach();
     return {};

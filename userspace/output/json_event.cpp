@@ -321,6 +321,8 @@ void append_event_json(const Event& e, std::string& out) {
             out += "\"truncated\":true,";
         if (a->read_at_exit)
             out += "\"read_at_exit\":true,";
+        if (a->by_object)
+            out += "\"by_object\":true,";
         close_object(out);
     } else if (auto* pr = std::get_if<ProcessDetail>(&e.detail)) {
         key(out, "process");

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -97,6 +98,7 @@ enforce::CgroupFacts facts(uint64_t id, const char* container, uint32_t containe
 
 std::vector<pg_header> g_events;
 std::vector<uint32_t> g_event_pids;
+std::vector<uint16_t> g_event_entries;
 
 int on_event(void*, void* data, size_t size) {
     if (size < sizeof(pg_signal_event))
@@ -108,6 +110,8 @@ int on_event(void*, void* data, size_t size) {
     auto* s = static_cast<const pg_signal_event*>(data);
     g_events.push_back(*h);
     g_event_pids.push_back(s->source.pid);
+    g_event_entries.push_back(
+        h->kind == PG_EV_PROC_ACCESS ? static_cast<const pg_proc_access_event*>(data)->entry : 0);
     return 0;
 }
 
@@ -116,7 +120,45 @@ void report(const char* scase, const char* op, long ret, int err) {
     std::fflush(stdout);
 }
 
-// The actor: three operations on the target, each reported.
+// One io_uring openat, submitted and reaped: the cqe's result.
+long uring_open(const std::string& path) {
+    io_uring ring;
+    if (io_uring_queue_init(4, &ring, 0) != 0)
+        return -1000;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), O_RDONLY, 0);
+    long res = -1001;
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_submit(&ring) == 1 && io_uring_wait_cqe(&ring, &cqe) == 0) {
+        res = cqe->res;
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_queue_exit(&ring);
+    return res;
+}
+
+// open of /proc/<target>/root/init spelled otherwise: through a symlink, and
+// through io_uring (spelled plainly, and through the symlink).
+void act_other_spellings(const char* scase, pid_t target) {
+    std::string root = "/proc/" + std::to_string(target) + "/root";
+    std::string link = std::string("/tmp/root-of-") + scase;
+    if (symlink(root.c_str(), link.c_str()) != 0)
+        report(scase, "symlink_setup", -1, errno);
+    int fd = open((link + "/init").c_str(), O_RDONLY);
+    report(scase, "open_symlink", fd, errno);
+    if (fd >= 0)
+        close(fd);
+    long res = uring_open(root + "/init");
+    report(scase, "uring_open", res, res < 0 ? static_cast<int>(-res) : 0);
+    if (res >= 0)
+        close(static_cast<int>(res));
+    res = uring_open(link + "/init");
+    report(scase, "uring_open_symlink", res, res < 0 ? static_cast<int>(-res) : 0);
+    if (res >= 0)
+        close(static_cast<int>(res));
+}
+
+// The actor: the operations on the target, each reported.
 int act(const char* scase, pid_t target, pid_t agent) {
     long r = kill(target, SIGUSR1);
     report(scase, "kill", r, errno);
@@ -132,6 +174,7 @@ int act(const char* scase, pid_t target, pid_t agent) {
     report(scase, "open_proc_root", fd, errno);
     if (fd >= 0)
         close(fd);
+    act_other_spellings(scase, target);
     if (agent > 0) {
         r = kill(agent, SIGUSR1);
         report(scase, "kill_agent", r, errno);
@@ -171,8 +214,10 @@ void run_case(const char* scase, const std::string& from, const std::string& to,
         if (g_event_pids[i] != static_cast<uint32_t>(actor))
             continue;
         const auto& h = g_events[i];
-        std::printf("PGVM event case=%s kind=%u action=%u rule=%u result=%lld\n", scase, h.kind,
-                    h.action, h.policy_rule, static_cast<long long>(h.result));
+        std::printf("PGVM event case=%s kind=%u action=%u rule=%u result=%lld syscall=%s "
+                    "flags=%u entry=%u\n",
+                    scase, h.kind, h.action, h.policy_rule, static_cast<long long>(h.result),
+                    syscall_name(h.syscall), h.flags, g_event_entries[i]);
     }
     std::fflush(stdout);
 }
@@ -230,12 +275,23 @@ int main() {
     bpf_program__set_autoload(skel->progs.pg_lsm_ptrace_access_check, true);
     if (int err = podguard_bpf__load(skel))
         die(std::string("load: ") + strerror(-err));
+    // As userspace/loader/bpf_objects.cpp: the submit tracepoint's name
+    // before Linux 6.4 was io_uring_submit_sqe.
+    bpf_program__set_autoattach(skel->progs.pg_uring_submit, false);
     if (int err = podguard_bpf__attach(skel))
         die(std::string("attach: ") + strerror(-err));
     auto syscall_links = attach_syscall_tracepoints(
         syscall_tracepoints(skel), skel->progs.pg_sys_enter, skel->progs.pg_sys_exit);
     if (!syscall_links)
         die(syscall_links.error().message);
+    for (const char* tp : {"io_uring_submit_req", "io_uring_submit_sqe"}) {
+        skel->links.pg_uring_submit =
+            bpf_program__attach_raw_tracepoint(skel->progs.pg_uring_submit, tp);
+        if (skel->links.pg_uring_submit) {
+            std::printf("PGVM uring_submit_tracepoint %s\n", tp);
+            break;
+        }
+    }
     fill_proc_names(bpf_map__fd(skel->maps.pg_proc_names));
     uint32_t zero = 0;
     pg_enforce_config cfg{0, PG_ENFORCE_LSM};
