@@ -62,7 +62,13 @@ Result<std::vector<SyscallLink>>
 attach_syscall_tracepoints(const std::vector<SyscallTracepoint>& tracepoints,
                            struct ::bpf_program* enter, struct ::bpf_program* exit) {
     std::vector<SyscallLink> links;
+    // A syscall this kernel does not have (fchmodat2 before 6.6, ...) cannot
+    // be called either: nothing to watch. Only where tracefs shows the
+    // syscall events at all, so that an unmounted tracefs still fails below.
+    const bool tracefs_lists_syscalls = tracepoint_exists("sys_enter_kill");
     for (const auto& tp : tracepoints) {
+        if (tracefs_lists_syscalls && !tracepoint_exists(tp.name))
+            continue;
         struct ::bpf_link* link =
             bpf_program__attach_tracepoint(tp.enter ? enter : exit, "syscalls", tp.name.c_str());
         if (!link) {
