@@ -66,6 +66,9 @@ void feed_round(Metrics& metrics, int round) {
     metrics.count_metadata_lookup("cri", round % 2 == 0);
     metrics.record_policy_reload(round % 2 == 0, 12);
     metrics.set_enforcement_mode(EnforcementMode::SignalFallback);
+    pg_guard_stats stops{};
+    stops.stops = stops.resumed = r;
+    metrics.set_agent_stop_signals(stops);
 }
 
 } // namespace

@@ -111,6 +111,11 @@ int main(int argc, char** argv) {
     run->add_option("--policy", run_opts.policy_paths,
                     "Policy files or directories (default: the embedded default policy); "
                     "reloaded on SIGHUP and when a file changes");
+    run->add_option("--unidentified", run_opts.unidentified,
+                    "Posture for a container not identified yet, for policies that do not set "
+                    "spec.unidentified: closed (default: block and audit rules naming containers "
+                    "apply to it) or open")
+        ->check(CLI::IsMember({"closed", "open"}));
     run->add_option("--store", run_opts.store_path,
                     "SQLite event store (default /var/lib/podguard/events.db)");
     bool no_store = false;

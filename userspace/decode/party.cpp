@@ -62,6 +62,7 @@ Event decode_event_header(const pg_header& h, EventKind kind, const TimeBase& ti
     e.kind = kind;
     e.action = decode_action(h.action);
     e.policy_rule = h.policy_rule;
+    e.unidentified = (h.flags & PG_F_UNIDENTIFIED) != 0;
     return e;
 }
 

@@ -16,6 +16,10 @@ namespace podguard {
 
 inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/podguard";
 
+// The maps `run --pin` pins, from the skeleton: all but per-CPU scratch space
+// and the stack map.
+std::vector<std::string> pinned_map_names();
+
 struct LoadOptions {
     uint32_t ringbuf_bytes = 16u << 20; // power of two
     bool report_self = false;           // events of a process acting on itself
@@ -66,7 +70,8 @@ class BpfObjects {
     int pids_fd() const;
     int procs_fd() const;
     int inflight_fd() const;
-    int stacks_fd() const; // pg_stacks
+    int stacks_fd() const;      // pg_stacks
+    int guard_stats_fd() const; // pg_guard_stats
     PolicyMapFds policy_fds() const;
     uint32_t ringbuf_bytes() const { return ringbuf_bytes_; }
     std::vector<ProgramInfo> programs() const;

@@ -35,6 +35,8 @@
 //   podguard_policy_rules                                           gauge
 //   podguard_build_info{version,kernel}                             gauge
 //   podguard_start_time_seconds                                     gauge
+//   podguard_agent_stop_signals_total{result="resumed|not_resumed|allowed"}
+//                                                                    counter
 #pragma once
 
 #include <array>
@@ -66,6 +68,7 @@ enum class MetricId : std::size_t {
     PolicyRules,
     BuildInfo,
     StartTimeSeconds,
+    AgentStopSignalsTotal,
     Count,
 };
 
@@ -124,6 +127,10 @@ inline constexpr std::array<MetricSpec, static_cast<std::size_t>(MetricId::Count
      "Always 1; labels carry the podguard version and the running kernel release."},
     {MetricId::StartTimeSeconds, "podguard_start_time_seconds", MetricType::Gauge,
      "Unix time the agent started."},
+    {MetricId::AgentStopSignalsTotal, "podguard_agent_stop_signals_total", MetricType::Counter,
+     "Stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) generated for the agent: resumed at once "
+     "by the kernel, not_resumed (the agent stayed stopped until something resumed it), or "
+     "allowed by the policy (a host administrator's)."},
 }};
 
 constexpr const MetricSpec& metric_spec(MetricId id) {

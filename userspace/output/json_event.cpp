@@ -105,6 +105,8 @@ void append_party(const Party& p, std::string& out) {
         str_field(out, "runtime", p.container->runtime);
         if (!p.container->name.empty())
             str_field(out, "name", p.container->name);
+        if (!p.container->runtime_name.empty())
+            str_field(out, "runtime_name", p.container->runtime_name);
         if (!p.container->image.empty())
             str_field(out, "image", p.container->image);
         if (!p.container->pod_uid.empty())
@@ -260,6 +262,8 @@ void append_event_json(const Event& e, std::string& out) {
     str_field(out, "relation", to_string(e.relation));
     if (e.policy_rule)
         num_field(out, "policy_rule", e.policy_rule);
+    if (e.unidentified)
+        str_field(out, "reason", "unidentified_container");
     key(out, "source");
     append_party(e.source, out);
     out += ',';
