@@ -42,7 +42,7 @@ PodmanApiService::PodmanApiService() {
     socket_ = dir_.file("podman.sock");
     std::string conf = podman_containers_conf();
     std::string log = dir_.file("service.log");
-    std::vector<std::string> argv{"podman", "system", "service", "--time=0", "unix://" + socket_};
+    std::vector<std::string> argv{"/usr/bin/podman", "system", "service", "--time=0", "unix://" + socket_};
     proc_ = spawn_on_host([argv, conf, log] {
         setenv("CONTAINERS_CONF", conf.c_str(), 1);
         int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

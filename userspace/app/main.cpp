@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
                     "reloaded on SIGHUP and when a file changes");
     run->add_option("--unidentified", run_opts.unidentified,
                     "Posture for a container not identified yet, for policies that do not set "
-                    "spec.unidentified: closed (default: block and audit rules naming containers "
-                    "apply to it) or open")
+                    "spec.unidentified: open (default for now: see README) or closed (block and "
+                    "audit rules naming containers apply to it)")
         ->check(CLI::IsMember({"closed", "open"}));
     run->add_option("--store", run_opts.store_path,
                     "SQLite event store (default /var/lib/podguard/events.db)");

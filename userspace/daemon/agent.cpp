@@ -155,8 +155,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
         return 1;
     }
     PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
-    policy.set_default_posture(options.unidentified == "open" ? policy::Posture::Open
-                                                              : policy::Posture::Closed);
+    policy.set_default_posture(options.unidentified == "closed" ? policy::Posture::Closed
+                                                                : policy::Posture::Open);
     if (auto st = policy.reload(); !st)
         return 1;
     // Every container there is, and each new one as it appears, in the

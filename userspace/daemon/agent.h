@@ -28,7 +28,7 @@ struct AgentOptions {
     size_t metrics_max_pod_series = 2000;
     MetadataOptions metadata;
     std::vector<std::string> policy_paths; // empty: the embedded default policy
-    std::string unidentified = "closed";   // posture for containers not identified yet
+    std::string unidentified = "open";   // posture for containers not identified yet
     std::string store_path = "/var/lib/podguard/events.db"; // empty: no store
     // Pin maps and links under /sys/fs/bpf/podguard: enforcement outlives
     // the daemon and the next one adopts it (fail-closed).
