@@ -269,7 +269,9 @@ class Builder {
             h.u64(r.relations);
             h.u64(r.source_selector);
             h.u64(r.target_selector);
-            h.u64(static_cast<uint64_t>(r.unidentified));
+            // Only when not the default: fingerprints of policies from before stay.
+            if (r.unidentified != Posture::Closed)
+                h.u64(static_cast<uint64_t>(r.unidentified));
         }
         h.u64(out_.policies.size());
         for (const auto& p : out_.policies)
