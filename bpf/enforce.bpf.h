@@ -17,6 +17,18 @@
  *   succeeded gets the KILL treatment at syscall exit.
  * - PG_ENFORCE_MONITOR: reported as PG_ACT_AUDITED, nothing applied.
  *
+ * Containers not identified yet. The daemon registers a container's cgroup
+ * (pg_cgroups) from a cgroup-tree scan at start, a watch on cgroup creation
+ * and the runtime's events; a process can still act before that. The kernel
+ * does not wait for it: a cgroup missing from pg_cgroups is an unidentified
+ * container when its process is outside the initial pid namespace, or when a
+ * task joined it under a container parent (pg_cgroup_class, set at
+ * cgroup_attach_task and exec, below: an ancestor named libpod_parent,
+ * machine.slice or kubepods*). Its facts are then the generation's
+ * unident_src/unident_tgt: each rule's posture says whether a selector that
+ * names containers matches it (fail-closed by default for block rules), and
+ * the event carries PG_F_UNIDENTIFIED when that decided.
+ *
  * Not decided in the kernel: `binaries` clauses (the compiler of the maps
  * leaves rules with one out of every kernel set, so they never match here;
  * user space accounts for them). Operations whose target the process cache
@@ -73,6 +85,16 @@ struct {
 	__type(value, struct pg_cgroup_info);
 } pg_cgroups SEC(".maps");
 
+/* Cgroups a task joined under a container parent, not yet registered. LRU:
+ * the daemon's registration supersedes an entry, so losing an old one costs
+ * nothing once the daemon caught up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PG_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, __u32);
+} pg_cgroup_class SEC(".maps");
+
 /* One operation as the decision sees it. */
 struct pg_op_facts {
 	__u64 src_cgroup;
@@ -87,9 +109,10 @@ struct pg_op_facts {
 	__u32 pad;
 };
 
-/* pg_decide's answer, packed: action | mode << 8 | rule id << 32. */
+/* pg_decide's answer, packed: action | mode << 8 | posture << 16 | rule id << 32. */
 #define PG_D_ACTION(d) ((__u8)(d))
 #define PG_D_MODE(d) ((__u8)((d) >> 8))
+#define PG_D_POSTURE(d) (((d) >> 16) & 1)
 #define PG_D_RULE(d) ((__u32)((d) >> 32))
 
 static __always_inline __u32 pg_ctz64(__u64 w)
@@ -140,16 +163,23 @@ static __always_inline __u32 pg_ptrace_bit(__u16 syscall, __s64 request)
 	return PG_PTRACE_BIT_OTHER;
 }
 
+/* A cgroup the daemon has not registered: a container not identified yet
+ * when its process is outside the initial pid namespace or the kernel saw a
+ * task join it under a container parent; else a host cgroup. */
+static __always_inline int pg_unregistered_container(__u64 cgroup_id, __u32 pidns)
+{
+	if (pidns && pidns != PG_INIT_PIDNS)
+		return 1;
+	return cgroup_id && bpf_map_lookup_elem(&pg_cgroup_class, &cgroup_id) != 0;
+}
+
 /* podguard::classify_relation on cgroup facts: same pod when both pod ids
- * are known and equal, or (either unknown) when the pid namespace is shared.
- * A cgroup the daemon has not registered yet (a container seconds old) counts
- * as a container when its process is outside the initial pid namespace, so
- * that such a container is not taken for the host. */
+ * are known and equal, or (either unknown) when the pid namespace is shared. */
 static __always_inline __u32 pg_relation(struct pg_cgroup_info *s, struct pg_cgroup_info *t,
 					 struct pg_op_facts *op)
 {
-	int src_in = s ? s->in_container : op->src_pidns && op->src_pidns != PG_INIT_PIDNS;
-	int tgt_in = t ? t->in_container : op->tgt_pidns && op->tgt_pidns != PG_INIT_PIDNS;
+	int src_in = s->in_container;
+	int tgt_in = t->in_container;
 
 	if (!op->tgt_known)
 		return PG_REL_UNKNOWN;
@@ -159,10 +189,10 @@ static __always_inline __u32 pg_relation(struct pg_cgroup_info *s, struct pg_cgr
 		return PG_REL_HOST_TO_CONTAINER;
 	if (!tgt_in)
 		return PG_REL_CONTAINER_TO_HOST;
-	if (s && t && s->container_id && t->container_id ? s->container_id == t->container_id
-							   : op->src_cgroup == op->tgt_cgroup)
+	if (s->container_id && t->container_id ? s->container_id == t->container_id
+					       : op->src_cgroup == op->tgt_cgroup)
 		return PG_REL_SAME_CONTAINER;
-	if (s && t && s->pod_id && t->pod_id)
+	if (s->pod_id && t->pod_id)
 		return s->pod_id == t->pod_id ? PG_REL_SAME_POD : PG_REL_CROSS_POD;
 	return op->src_pidns && op->src_pidns == op->tgt_pidns ? PG_REL_SAME_POD : PG_REL_CROSS_POD;
 }
@@ -181,7 +211,7 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	struct pg_cgroup_key key = {};
 	struct pg_rule *rule;
 	__u32 zero = 0, gen, slot, mode, words;
-	__u64 any = 0;
+	__u64 any = 0, posture, src_un, tgt_un;
 
 	cfg = bpf_map_lookup_elem(&pg_enforce_config, &zero);
 	if (!cfg)
@@ -205,11 +235,31 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	key.gen = gen;
 	key.cgroup_id = op->src_cgroup;
 	si = bpf_map_lookup_elem(&pg_cgroups, &key);
+	if (!si) {
+		key.cgroup_id = pg_unregistered_container(op->src_cgroup, op->src_pidns)
+					? PG_CGROUP_KEY_UNIDENTIFIED
+					: PG_CGROUP_KEY_HOST;
+		si = bpf_map_lookup_elem(&pg_cgroups, &key);
+		if (!si)
+			return 0;
+	}
 	key.cgroup_id = op->tgt_cgroup;
 	ti = bpf_map_lookup_elem(&pg_cgroups, &key);
+	if (!ti) {
+		key.cgroup_id =
+			op->tgt_known && pg_unregistered_container(op->tgt_cgroup, op->tgt_pidns)
+				? PG_CGROUP_KEY_UNIDENTIFIED
+				: PG_CGROUP_KEY_HOST;
+		ti = bpf_map_lookup_elem(&pg_cgroups, &key);
+		if (!ti)
+			return 0;
+	}
+	/* Rules naming containers, for the sides not identified: branch-free. */
+	src_un = 0 - (__u64)(si->unidentified != 0);
+	tgt_un = 0 - (__u64)(ti->unidentified != 0);
 	rel = &pg->relation[pg_relation(si, ti, op) & (PG_RELATIONS - 1)];
-	src = si ? &si->src : &pg->host_src;
-	tgt = ti ? &ti->tgt : &pg->host_tgt;
+	src = &si->src;
+	tgt = &ti->tgt;
 	/* Rules the parties' agent-ness rules out. */
 	src_out = pg_tgid_is_agent(op->src_tgid) ? &pg->src_not_agent : &pg->src_agent;
 	tgt_out = pg_tgid_is_agent(op->tgt_tgid) ? &pg->tgt_not_agent : &pg->tgt_agent;
@@ -225,7 +275,9 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 		rule = bpf_map_lookup_elem(&pg_policy_rules, &rk);
 		if (!rule)
 			return 0;
-		return rule->action | (mode << 8) | ((__u64)rule->id << 32);
+		w &= -w; /* the deciding rule's bit */
+		posture = (((pg->ident_src.w[i] & src_un) | (pg->ident_tgt.w[i] & tgt_un)) & w) != 0;
+		return rule->action | (mode << 8) | (posture << 16) | ((__u64)rule->id << 32);
 	}
 	return (__u64)mode << 8;
 }
@@ -258,6 +310,8 @@ static __noinline void pg_enforce(union pg_any_event *ev, __u32 kind, __u32 bit,
 	action = PG_D_ACTION(d);
 	h->policy_rule = PG_D_RULE(d);
 	h->pad0 |= PG_INT_DECIDED;
+	if (PG_D_POSTURE(d))
+		h->flags |= PG_F_UNIDENTIFIED;
 	if (action != PG_ACT_BLOCKED) {
 		h->action = action;
 		return;
@@ -300,6 +354,75 @@ static __always_inline void pg_enforce_exit(long ret)
 }
 
 
+/* ---- containers the kernel recognises before the daemon does ---------- */
+
+/* Names of the cgroups container runtimes create their containers under
+ * (podman's cgroupfs and systemd managers, the kubelet's both drivers). */
+static __always_inline int pg_is_parent_name(const char *name)
+{
+	char b[16] = {};
+
+	if (bpf_probe_read_kernel_str(b, sizeof(b), name) <= 0)
+		return 0;
+	if (b[0] == 'l' && b[1] == 'i' && b[2] == 'b' && b[3] == 'p' && b[4] == 'o' &&
+	    b[5] == 'd' && b[6] == '_' && b[7] == 'p' && b[8] == 'a' && b[9] == 'r' &&
+	    b[10] == 'e' && b[11] == 'n' && b[12] == 't' && b[13] == 0)
+		return 1; /* libpod_parent */
+	if (b[0] == 'k' && b[1] == 'u' && b[2] == 'b' && b[3] == 'e' && b[4] == 'p' &&
+	    b[5] == 'o' && b[6] == 'd' && b[7] == 's')
+		return 1; /* kubepods, kubepods.slice, kubepods-burstable.slice, ... */
+	if (b[0] == 'm' && b[1] == 'a' && b[2] == 'c' && b[3] == 'h' && b[4] == 'i' &&
+	    b[5] == 'n' && b[6] == 'e' && b[7] == '.' && b[8] == 's' && b[9] == 'l' &&
+	    b[10] == 'i' && b[11] == 'c' && b[12] == 'e' && b[13] == 0)
+		return 1; /* machine.slice */
+	return 0;
+}
+
+/* Marks a default-hierarchy cgroup as a container when one of its
+ * ancestors is a container parent. Called where a task enters a cgroup
+ * (cgroup_attach_task: runc moving its init into a new container) and at
+ * exec (a task born into one with clone3(CLONE_INTO_CGROUP)). */
+static __always_inline void pg_classify_cgroup(struct cgroup *cg)
+{
+	__u64 id = BPF_CORE_READ(cg, kn, id);
+	__u32 val = PG_CG_CONTAINER;
+	struct cgroup *a;
+
+	if (bpf_map_lookup_elem(&pg_cgroup_class, &id))
+		return;
+	a = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	for (int i = 0; i < PG_CG_MAX_DEPTH && a; i++) {
+		struct cgroup *up = (struct cgroup *)BPF_CORE_READ(a, self.parent);
+
+		if (!up)
+			return; /* the root: never a parent of containers by name */
+		if (pg_is_parent_name(BPF_CORE_READ(a, kn, name))) {
+			bpf_map_update_elem(&pg_cgroup_class, &id, &val, BPF_ANY);
+			return;
+		}
+		a = up;
+	}
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(pg_cgroup_classify_attach, struct cgroup *dst, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	/* On a hybrid machine every hierarchy fires; only cgroup2 ids count. */
+	if (BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+		return 0;
+	pg_classify_cgroup(dst);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(pg_cgroup_classify_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	pg_classify_cgroup(BPF_CORE_READ(task, cgroups, dfl_cgrp));
+	return 0;
+}
+
 /* ---- BPF LSM (loaded only where the kernel probe found it working) ---- */
 
 static __always_inline int pg_lsm_decide(struct task_struct *target, __u32 kind, __u32 bit,
@@ -327,6 +450,8 @@ static __always_inline int pg_lsm_decide(struct task_struct *target, __u32 kind,
 		if (!(ev->hdr.pad0 & PG_INT_LSM) || action > ev->hdr.action) {
 			ev->hdr.action = action;
 			ev->hdr.policy_rule = PG_D_RULE(d);
+			if (PG_D_POSTURE(d))
+				ev->hdr.flags |= PG_F_UNIDENTIFIED;
 		}
 		ev->hdr.pad0 |= PG_INT_LSM | PG_INT_DECIDED;
 	}

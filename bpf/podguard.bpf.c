@@ -8,6 +8,7 @@
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 #include "io_uring.bpf.h"
+#include "guard.bpf.h"
 #include "lifecycle.bpf.h"
 #include "proc_access.bpf.h"
 #include "ptrace.bpf.h"

@@ -201,6 +201,10 @@ enum pg_event_flags {
 	 * cwd entered, the task the LSM check named), not from the path's
 	 * spelling: symlinks, climbs, procfs mounted elsewhere, bind mounts. */
 	PG_F_BY_OBJECT = 1 << 8,
+	/* The deciding rule names containers (name, pod, namespace, labels) and
+	 * a side was a container the daemon had not identified yet: the rule's
+	 * posture for the unidentified decided (bpf/enforce.bpf.h). */
+	PG_F_UNIDENTIFIED = 1 << 9,
 };
 
 /* Why an event could not be delivered to user space. */
@@ -470,6 +474,16 @@ struct pg_policy_gen {
 	struct pg_rule_set src_not_agent;
 	struct pg_rule_set tgt_agent;
 	struct pg_rule_set tgt_not_agent;
+	/* Facts of a container cgroup the daemon has not registered yet (seconds
+	 * old): rules whose selector matches it under the rule's posture
+	 * (closed: block and audit rules match, allow rules do not; open: only
+	 * rules that name no container match). */
+	struct pg_rule_set unident_src;
+	struct pg_rule_set unident_tgt;
+	/* Rules whose selector names containers: a match of an unidentified side
+	 * through one of them was the posture's (PG_F_UNIDENTIFIED). */
+	struct pg_rule_set ident_src;
+	struct pg_rule_set ident_tgt;
 };
 
 /* pg_policy_rules[gen * PG_MAX_RULES + i] */
@@ -478,6 +492,13 @@ struct pg_rule {
 	__u8 action; /* enum pg_action: ALLOWED, AUDITED or BLOCKED (= block) */
 	__u8 pad[3];
 };
+
+/* pg_cgroups keys that are no cgroup: the facts of a cgroup without an entry
+ * of its own, a host one or an unidentified container (written with every
+ * generation from pg_policy_gen's host_* and unident_* sets). One kind of
+ * pointer for the decision to follow whatever the case. */
+#define PG_CGROUP_KEY_HOST (~0ULL)
+#define PG_CGROUP_KEY_UNIDENTIFIED (~0ULL - 1)
 
 struct pg_cgroup_key {
 	__u64 cgroup_id;
@@ -490,11 +511,28 @@ struct pg_cgroup_info {
 	__u32 pod_id;       /* daemon-assigned per pod; 0 = unknown pod */
 	__u32 container_id; /* daemon-assigned per container; 0 = the cgroup is the container */
 	__u8 in_container;
-	__u8 pad[7];
+	/* A container whose name and pod the daemon does not know yet: src and
+	 * tgt are the generation's unident_src/unident_tgt (posture). */
+	__u8 unidentified;
+	__u8 pad[6];
 	struct pg_rule_set src; /* rules whose source selector matches this cgroup */
 	struct pg_rule_set tgt; /* rules whose target selector matches this cgroup */
 };
 
+/* pg_cgroup_class[cgroup id]: what the kernel itself concluded about a
+ * cgroup a task joined, before the daemon registered it. */
+#define PG_CG_CONTAINER 1
+/* Ancestors looked at to find a container parent (libpod_parent,
+ * kubepods..., machine.slice). */
+#define PG_CG_MAX_DEPTH 8
+
+/* pg_guard_stats[0]: stop signals aimed at the agent (bpf/guard.bpf.h). */
+struct pg_guard_stats {
+	__u64 stops;         /* stop signals generated for the agent that the policy blocks */
+	__u64 resumed;       /* followed by a SIGCONT from the kernel */
+	__u64 resume_failed; /* the SIGCONT could not be sent (kfunc missing or busy) */
+	__u64 allowed_stops; /* stop signals the policy allows (an admin's) */
+};
 /* ---- the layout contract ------------------------------------------------
  * Checked by both compilers that read this header (clang for the BPF target,
  * g++ for the daemon): a field added, reordered or padded differently fails

@@ -98,8 +98,6 @@ class AgentPolicy : public ::testing::Test {
         return agent.wait_for(between("signal", a.pid, victim.pid()), 5s,
                               "signal from " + std::to_string(a.pid));
     }
-    // An allowed signal first: the agent has then seen (and registered with
-    // the kernel's policy) both containers.
     void expect_allowed(AgentProcess& agent, int sig) {
         auto a = send(sig);
         ASSERT_TRUE(a.result.reported && a.result.ret == 0) << a.result.describe();
@@ -125,8 +123,10 @@ class AgentPolicy : public ::testing::Test {
 TEST_F(AgentPolicy, BlockKillsTheSenderAuditAndOtherSignalsPass) {
     write_file(policy_path, kBlockPolicy);
     AgentProcess agent({"--policy", policy_path});
-    expect_allowed(agent, SIGHUP);
+    // The first act of either container is the forbidden one: nothing
+    // harmless first for the agent to learn about them.
     expect_killed(agent, SIGUSR1);
+    expect_allowed(agent, SIGHUP);
 
     auto audited = send(SIGUSR2);
     ASSERT_TRUE(audited.result.reported && audited.result.ret == 0) << audited.result.describe();
@@ -173,8 +173,8 @@ TEST_F(AgentPolicy, PinnedEnforcementOutlivesTheDaemonUntilUnpinned) {
     {
         auto first = std::make_unique<AgentProcess>(
             std::vector<std::string>{"--pin", "--policy", policy_path});
-        expect_allowed(*first, SIGHUP);
         expect_killed(*first, SIGUSR1);
+        expect_allowed(*first, SIGHUP);
         ASSERT_EQ(::kill(first->pid(), SIGKILL), 0);
         ExitStatus st = first->stop();
         ASSERT_TRUE(st.signaled() && st.signal() == SIGKILL) << st.describe();

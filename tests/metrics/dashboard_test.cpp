@@ -78,6 +78,9 @@ void feed_round(Metrics& metrics, int round) {
     flood.table_full = r;
     metrics.set_flood(flood);
     metrics.set_source_flood(42, {"shop", "web-1", "noisy"}, 100 * r, 500 * r);
+    pg_guard_stats stops{};
+    stops.stops = stops.resumed = r;
+    metrics.set_agent_stop_signals(stops);
 }
 
 } // namespace

@@ -160,6 +160,11 @@ int main(int argc, char** argv) {
                     "reloaded on SIGHUP and when a file changes");
     run->add_flag("!--no-api-policies", run_opts.api_policies,
                   "Do not list and watch PodGuardPolicy objects from the Kubernetes API");
+    run->add_option("--unidentified", run_opts.unidentified,
+                    "Posture for a container not identified yet, for policies that do not set "
+                    "spec.unidentified: open (default for now: see README) or closed (block and "
+                    "audit rules naming containers apply to it)")
+        ->check(CLI::IsMember({"closed", "open"}));
     run->add_option("--store", run_opts.store_path,
                     "SQLite event store (default /var/lib/podguard/events.db)");
     bool no_store = false;

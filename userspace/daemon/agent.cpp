@@ -9,6 +9,7 @@
 #include "container/cgroup_resolver.h"
 #include "daemon/api_policies.h"
 #include "daemon/flood_reporter.h"
+#include "daemon/cgroup_registrar.h"
 #include "daemon/metrics_bridge.h"
 #include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
@@ -207,8 +208,18 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     }
     PolicyRuntime policy(**bpf, options.policy_paths, metrics.get());
     policy.set_api_policies(api_policies.get());
+    policy.set_default_posture(options.unidentified == "closed" ? policy::Posture::Closed
+                                                                : policy::Posture::Open);
     if (auto st = policy.reload(); !st)
         return 1;
+    // Every container there is, and each new one as it appears, in the
+    // kernel's policy maps before the first event asks for it.
+    CgroupRegistrar registrar(cgroups.root(), policy,
+                              [&meta_cache](Party& p) { apply_metadata(meta_cache, p); });
+    if (auto st = registrar.start(); !st)
+        spdlog::warn("cgroup watch unavailable ({}): containers are registered from their first "
+                     "event, and decided by the posture for the unidentified until then",
+                     st.error().message);
     // First, so that a container is known to the kernel's policy as early
     // as its first event.
     pipeline.add_sink(&policy);
@@ -249,6 +260,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
             refs.push_back({p.name, p.fd});
         health =
             std::make_unique<HealthReporter>(*metrics, pipeline, std::move(refs), metadata->get());
+        health->set_guard_stats_fd((*bpf)->guard_stats_fd());
         health->update();
     }
     pipeline.set_tick([&] {

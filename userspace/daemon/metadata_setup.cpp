@@ -71,8 +71,10 @@ void apply_metadata(const metadata::MetadataCache& cache, Party& party) {
     const std::string& pod_uid = !meta->pod_uid.empty() ? meta->pod_uid : party.container->pod_uid;
     if (pod_uid.empty())
         return;
-    if (auto pod = cache.lookup_pod(pod_uid))
+    if (auto pod = cache.lookup_pod(pod_uid)) {
         party.pod = metadata::to_pod_info(*pod);
+        metadata::kubernetes_container_name(*party.container, pod->name);
+    }
 }
 
 } // namespace podguard

@@ -1,5 +1,7 @@
 #include "daemon/metrics_bridge.h"
 
+#include <bpf/bpf.h>
+
 namespace podguard {
 
 void MetricsSink::consume(const Event& event) noexcept {
@@ -12,6 +14,12 @@ void MetricsSink::consume(const Event& event) noexcept {
 
 void HealthReporter::update() {
     metrics_.set_lost(pipeline_.read_lost());
+    if (guard_stats_fd_ >= 0) {
+        uint32_t zero = 0;
+        pg_guard_stats stats{};
+        if (bpf_map_lookup_elem(guard_stats_fd_, &zero, &stats) == 0)
+            metrics_.set_agent_stop_signals(stats);
+    }
     metrics_.set_ringbuf(pipeline_.ringbuf_used_bytes(), pipeline_.ringbuf_bytes());
     // Records the kernel delivered but user space could not decode. Also
     // called with 0, so the series exists from the start and increase() sees

@@ -31,6 +31,8 @@ class HealthReporter {
         : metrics_(metrics), pipeline_(pipeline), programs_(std::move(programs)),
           metadata_(metadata) {}
     void update();
+    // pg_guard_stats (bpf/guard.bpf.h); -1: none.
+    void set_guard_stats_fd(int fd) { guard_stats_fd_ = fd; }
 
   private:
     Metrics& metrics_;
@@ -40,6 +42,7 @@ class HealthReporter {
     std::map<std::string, std::pair<uint64_t, uint64_t>> seen_lookups_;
     uint64_t seen_decode_errors_ = 0;
     uint64_t seen_handling_errors_ = 0;
+    int guard_stats_fd_ = -1;
 };
 
 } // namespace podguard

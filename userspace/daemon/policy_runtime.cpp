@@ -53,8 +53,8 @@ std::map<std::string, time_t> PolicyRuntime::mtimes() const {
 std::vector<enforce::CgroupFacts> PolicyRuntime::known_facts() {
     std::vector<enforce::CgroupFacts> out;
     out.reserve(cgroups_.size());
-    for (const auto& [id, entry] : cgroups_)
-        out.push_back(entry.first);
+    for (const auto& [id, facts] : cgroups_)
+        out.push_back(facts);
     return out;
 }
 
@@ -65,14 +65,17 @@ bool PolicyRuntime::ready() const {
 }
 
 Status PolicyRuntime::reload() {
+    std::lock_guard lock(mu_);
     last_mtimes_ = mtimes();
     auto set = paths_.empty() ? policy::load_default_policy() : policy::load_policies(paths_);
     if (set && api_)
         api_->merge_into(*set);
     Status result;
+    policy::CompileOptions options;
+    options.unidentified = default_posture_;
     if (!set) {
         result = set.error();
-    } else if (auto compiled = policy::compile(*set); !compiled) {
+    } else if (auto compiled = policy::compile(*set, options); !compiled) {
         result = compiled.error();
     } else if (auto st = maps_.load(*compiled, [this] { return known_facts(); }); !st) {
         result = st;
@@ -104,25 +107,71 @@ Status PolicyRuntime::reload() {
 
 void PolicyRuntime::maybe_reload(bool requested) {
     const bool api_changed = api_ && api_->refresh();
-    if (requested || api_changed || (!paths_.empty() && mtimes() != last_mtimes_))
+    bool changed;
+    {
+        std::lock_guard lock(mu_);
+        changed = !paths_.empty() && mtimes() != last_mtimes_;
+    }
+    if (requested || api_changed || changed)
         (void)reload();
 }
 
-void PolicyRuntime::register_party(const Party& party) {
+namespace {
+
+bool same_facts(const enforce::CgroupFacts& a, const enforce::CgroupFacts& b) {
+    return a.pod_id == b.pod_id && a.container_id == b.container_id &&
+           a.unidentified == b.unidentified && a.party.in_container == b.party.in_container &&
+           a.party.namespace_ == b.party.namespace_ && a.party.pod == b.party.pod &&
+           a.party.container == b.party.container && a.party.pod_labels == b.party.pod_labels;
+}
+
+} // namespace
+
+bool PolicyRuntime::register_party(const Party& party, bool refresh) {
     if (!party.known || !party.container || party.cgroup_id == 0)
-        return;
-    auto it = cgroups_.find(party.cgroup_id);
-    const bool has_pod = party.pod.has_value();
-    // Register once, and again when metadata (pod name, labels) arrives.
-    if (it != cgroups_.end() && (it->second.second || !has_pod))
-        return;
+        return false;
+    std::lock_guard lock(mu_);
+    if (!refresh)
+        if (auto it = cgroups_.find(party.cgroup_id);
+            it != cgroups_.end() && !it->second.unidentified)
+            return false; // the event path: identified once is enough
     enforce::CgroupFacts facts = enforce::cgroup_facts(party, pods_, containers_);
+    auto it = cgroups_.find(party.cgroup_id);
+    // Once, and again when what is known changes (names and pod arrived).
+    // An event's party may know less than the registrar did: never go back.
+    if (it != cgroups_.end() &&
+        (same_facts(it->second, facts) || (!it->second.unidentified && facts.unidentified)))
+        return false;
     if (auto st = maps_.put_cgroup(facts); !st) {
         spdlog::warn("cannot register cgroup {} with the policy: {}", party.cgroup_id,
                      st.error().message);
-        return;
+        return false;
     }
-    cgroups_[party.cgroup_id] = {std::move(facts), has_pod};
+    cgroups_[party.cgroup_id] = std::move(facts);
+    return true;
+}
+
+void PolicyRuntime::register_host_cgroup(uint64_t cgroup_id) {
+    std::lock_guard lock(mu_);
+    if (cgroups_.count(cgroup_id))
+        return;
+    enforce::CgroupFacts facts;
+    facts.cgroup_id = cgroup_id;
+    if (auto st = maps_.put_cgroup(facts); !st)
+        return;
+    cgroups_[cgroup_id] = std::move(facts);
+}
+
+void PolicyRuntime::forget_cgroup(uint64_t cgroup_id) {
+    std::lock_guard lock(mu_);
+    if (cgroups_.erase(cgroup_id))
+        (void)maps_.remove_cgroup(cgroup_id);
+}
+
+bool PolicyRuntime::registered(uint64_t cgroup_id) const {
+    std::lock_guard lock(mu_);
+    auto it = cgroups_.find(cgroup_id);
+    return it != cgroups_.end() && !it->second.unidentified;
 }
 
 void PolicyRuntime::consume(const Event& event) noexcept {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "enforce/policy_image.h"
 #include "enforce/policy_maps.h"
 #include "pipeline/event_sink.h"
+#include "policy/names.h"
 
 namespace podguard {
 
@@ -41,8 +43,23 @@ class PolicyRuntime : public EventSink {
     void consume(const Event& event) noexcept override;
     size_t rules() const { return rules_; }
 
+    // The party's container cgroup, with what is known of it now; again
+    // whenever that changes (metadata arrived). Thread-safe: the cgroup
+    // registrar calls it from its own thread. Returns true when written.
+    // refresh: compare with what was registered even when identified (the
+    // registrar's passes; events only register what is not identified).
+    bool register_party(const Party& party, bool refresh = false);
+    // The cgroup is gone.
+    void forget_cgroup(uint64_t cgroup_id);
+    // Host cgroups under a container parent (conmon, the pod's own cgroup):
+    // registered as host so that the kernel does not take them for
+    // unidentified containers.
+    void register_host_cgroup(uint64_t cgroup_id);
+    bool registered(uint64_t cgroup_id) const;
+    // Posture of policies that do not set spec.unidentified.
+    void set_default_posture(policy::Posture p) { default_posture_ = p; }
+
   private:
-    void register_party(const Party& party);
     std::vector<enforce::CgroupFacts> known_facts();
     std::map<std::string, time_t> mtimes() const;
 
@@ -51,8 +68,10 @@ class PolicyRuntime : public EventSink {
     Metrics* metrics_;
     enforce::NumberAssigner pods_;
     enforce::NumberAssigner containers_;
-    // cgroup id -> (facts, whether pod metadata was known when registered)
-    std::unordered_map<uint64_t, std::pair<enforce::CgroupFacts, bool>> cgroups_;
+    mutable std::mutex mu_; // everything below; reload() and registrations
+    // cgroup id -> facts registered
+    std::unordered_map<uint64_t, enforce::CgroupFacts> cgroups_;
+    policy::Posture default_posture_ = policy::Posture::Closed;
     std::map<std::string, time_t> last_mtimes_;
     size_t rules_ = 0;
     bool loaded_ = false;

@@ -68,6 +68,7 @@ Event decode_event_header(const pg_header& h, EventKind kind, const TimeBase& ti
         e.count = h.count;
         e.first_time_ns = time.to_realtime(h.first_ns);
     }
+    e.unidentified = (h.flags & PG_F_UNIDENTIFIED) != 0;
     return e;
 }
 

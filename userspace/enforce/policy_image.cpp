@@ -18,6 +18,7 @@ static_assert(policy::kPtraceBitProcessVmWritev == PG_PTRACE_BIT_VM_WRITEV);
 
 struct SelectorTraits {
     bool binary = false;
+    bool names_containers = false; // a namespace, pod, label or container clause
     bool need_agent = false;
     bool need_not_agent = false;
 };
@@ -27,10 +28,22 @@ SelectorTraits traits(const policy::Selector& s) {
     for (const auto& c : s.clauses) {
         if (c.field == policy::SelectorField::Binary)
             t.binary = true;
+        else if (c.field != policy::SelectorField::Agent)
+            t.names_containers = true;
         else if (c.field == policy::SelectorField::Agent)
             (c.negate ? t.need_not_agent : t.need_agent) = true;
     }
     return t;
+}
+
+// Whether a selector matches a container not identified yet: one that names
+// no container matches it (it is in a container); one that does, as the
+// rule's posture says.
+bool matches_unidentified(const SelectorTraits& s, const policy::CompiledRule& r) {
+    if (!s.names_containers)
+        return true;
+    const bool denies = r.action != policy::PolicyAction::Allow;
+    return r.unidentified == policy::Posture::Closed ? denies : !denies;
 }
 
 } // namespace
@@ -81,6 +94,14 @@ Result<PolicyImage> build_image(const policy::CompiledPolicy& policy) {
             rule_set_add(img.gen.tgt_agent, bit);
         if (tgt.need_not_agent)
             rule_set_add(img.gen.tgt_not_agent, bit);
+        if (matches_unidentified(src, r))
+            rule_set_add(img.gen.unident_src, bit);
+        if (matches_unidentified(tgt, r))
+            rule_set_add(img.gen.unident_tgt, bit);
+        if (src.names_containers)
+            rule_set_add(img.gen.ident_src, bit);
+        if (tgt.names_containers)
+            rule_set_add(img.gen.ident_tgt, bit);
         rule_set_add(img.by_src_selector[r.source_selector], bit);
         rule_set_add(img.by_tgt_selector[r.target_selector], bit);
     }
@@ -98,6 +119,12 @@ pg_cgroup_info cgroup_info(const policy::CompiledPolicy& policy, const PolicyIma
     info.pod_id = facts.pod_id;
     info.container_id = facts.container_id;
     info.in_container = facts.party.in_container ? 1 : 0;
+    if (facts.party.in_container && facts.unidentified) {
+        info.unidentified = 1;
+        info.src = image.gen.unident_src;
+        info.tgt = image.gen.unident_tgt;
+        return info;
+    }
     for (size_t s = 0; s < policy.selectors.size() && s < image.by_src_selector.size(); ++s) {
         if (!policy::matches_container(policy.selectors[s], facts.party))
             continue;
@@ -130,6 +157,9 @@ CgroupFacts cgroup_facts(const Party& party, NumberAssigner& pods, NumberAssigne
         const std::string& pod_uid = party.pod ? party.pod->uid : party.container->pod_uid;
         if (!pod_uid.empty())
             f.pod_id = pods.number(pod_uid);
+        // Named by no provider yet, or in a pod whose name and labels are
+        // not known yet: a selector naming containers cannot be judged.
+        f.unidentified = party.container->name.empty() || (!pod_uid.empty() && !party.pod);
     }
     return f;
 }

@@ -28,6 +28,9 @@ struct CgroupFacts {
     uint32_t pod_id = 0;
     uint32_t container_id = 0;
     policy::PartyFacts party; // container-level fields only; binary/agent unused
+    // A container whose name and pod are not known yet: its rules are the
+    // policy's posture for the unidentified (pg_policy_gen.unident_*).
+    bool unidentified = false;
 };
 
 // Called once per policy load, for every cgroup the daemon knows right now.

@@ -89,6 +89,20 @@ Status PolicyMaps::write_generation(uint32_t gen, const PolicyImage& image,
         if (bpf_map_update_elem(fds_.cgroups, &k, &infos[i], BPF_ANY) != 0)
             return map_error("pg_cgroups");
     }
+    // The facts of a cgroup without an entry of its own (bpf/podguard.h).
+    pg_cgroup_info host{}, unidentified{};
+    host.src = image.gen.host_src;
+    host.tgt = image.gen.host_tgt;
+    unidentified.in_container = 1;
+    unidentified.unidentified = 1;
+    unidentified.src = image.gen.unident_src;
+    unidentified.tgt = image.gen.unident_tgt;
+    for (auto [id, info] : {std::pair{PG_CGROUP_KEY_HOST, &host},
+                            std::pair{PG_CGROUP_KEY_UNIDENTIFIED, &unidentified}}) {
+        pg_cgroup_key k{id, gen, 0};
+        if (bpf_map_update_elem(fds_.cgroups, &k, info, BPF_ANY) != 0)
+            return map_error("pg_cgroups");
+    }
     if (bpf_map_update_elem(fds_.gens, &gen, &image.gen, BPF_ANY) != 0)
         return map_error("pg_policy_gens");
     return {};

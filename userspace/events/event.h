@@ -27,9 +27,12 @@ enum class Action { Allowed, Audited, Blocked, Killed };
 struct ContainerInfo {
     std::string id;      // full id as the runtime knows it (64 hex for most)
     std::string runtime; // libpod, containerd, crio, docker, kubernetes (runtime unknown)
-    std::string name;    // from metadata providers, may be empty
+    std::string name;    // from metadata providers, may be empty; Kubernetes' name when known
     std::string image;
     std::string pod_uid; // Kubernetes pod UID (or libpod pod id) when the cgroup path tells
+    // The runtime's own name where it differs from `name` (podman kube play
+    // names the pod's container "nginx" "<pod>-nginx").
+    std::string runtime_name = {};
 };
 
 struct PodInfo {
@@ -138,6 +141,9 @@ struct Event {
     bool first_occurrence = false;
     uint32_t count = 1;
     uint64_t first_time_ns = 0; // summaries: CLOCK_REALTIME ns
+    // The deciding rule names containers and a side was not identified yet:
+    // the policy's posture for the unidentified decided.
+    bool unidentified = false;
     Party source;
     Party target; // unused for lifecycle events
     std::variant<SignalDetail, PtraceDetail, ProcAccessDetail, ProcessDetail> detail;

@@ -1,6 +1,7 @@
 #include "loader/bpf_objects.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstdarg>
@@ -35,14 +36,29 @@ bool power_of_two(uint32_t v) {
     return v && !(v & (v - 1));
 }
 
-// Maps whose contents outlive a daemon: events in flight, the process cache,
-// the policy. Per-CPU scratch space is not worth carrying over.
-constexpr const char* kPinnedMaps[] = {
-    "pg_events",      "pg_lost",       "pg_inflight",     "pg_inflight_slots",
-    "pg_pids",        "pg_procs",      "pg_proc_names",   "pg_enforce_config",
-    "pg_policy_gens", "pg_policy_ops", "pg_policy_rules", "pg_cgroups",
-    "pg_events_prio", "pg_flood",      "pg_agg",          "pg_fair",
-};
+// Every map of the object outlives a daemon with --pin (events and
+// syscalls in flight, their pending index, the process cache, the policy,
+// the cgroup classes), except these: per-CPU scratch space, and the stack
+// map, which is sized per run and whose ids only the daemon that read them
+// could use. A map added later is pinned unless it is named here.
+constexpr const char* kUnpinnedMaps[] = {"pg_scratch", "pg_pathbufs", "pg_last_wakeup",
+                                         "pg_stacks"};
+
+std::vector<std::string> pinned_maps_of(const struct bpf_object* obj) {
+    std::vector<std::string> out;
+    const struct bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+        if (bpf_map__is_internal(map))
+            continue; // .rodata/.bss: set at load, never shared
+        std::string name = bpf_map__name(map);
+        bool scratch = false;
+        for (const char* u : kUnpinnedMaps)
+            scratch |= name == u;
+        if (!scratch)
+            out.push_back(std::move(name));
+    }
+    return out;
+}
 constexpr const char* kLinkPrefix = "link_";
 
 Status make_dirs(const std::string& path) {
@@ -95,12 +111,31 @@ void set_flood_options(struct ::podguard_bpf* skel, const FloodOptions& f) {
     skel->rodata->pg_fair_ord_burst_ns = cost(f.rate) * std::max<uint32_t>(f.burst, 1);
 }
 
+// The kernel's BTF names this function (a kfunc the programs may call).
+bool kernel_has_function(const char* name) {
+    struct btf* vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux)
+        return false;
+    bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+    btf__free(vmlinux);
+    return found;
+}
+
 bool exists(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0;
 }
 
 } // namespace
+
+std::vector<std::string> pinned_map_names() {
+    struct ::podguard_bpf* skel = podguard_bpf__open();
+    if (!skel)
+        return {};
+    auto names = pinned_maps_of(skel->obj);
+    podguard_bpf__destroy(skel);
+    return names;
+}
 
 void route_libbpf_logs_to_spdlog() {
     libbpf_set_print(libbpf_log);
@@ -134,14 +169,20 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
     const bool lsm = options.enforcement == EnforcementMode::Lsm;
     bpf_program__set_autoload(skel->progs.pg_lsm_task_kill, lsm);
     bpf_program__set_autoload(skel->progs.pg_lsm_ptrace_access_check, lsm);
+    // The agent resumes itself from a stop signal with a kfunc of 6.13+.
+    const bool guard = kernel_has_function("bpf_send_signal_task");
+    bpf_program__set_autoload(skel->progs.pg_guard_signal, guard);
+    if (!guard)
+        spdlog::warn("this kernel has no bpf_send_signal_task: a stop signal that gets through "
+                     "to the agent leaves it stopped until something sends SIGCONT");
     std::vector<std::string> fresh_pins;
     if (!options.pin_dir.empty()) {
         if (auto st = make_dirs(options.pin_dir); !st) {
             podguard_bpf__destroy(skel);
             return st.error();
         }
-        for (const char* name : kPinnedMaps) {
-            struct bpf_map* map = bpf_object__find_map_by_name(skel->obj, name);
+        for (const auto& name : pinned_maps_of(skel->obj)) {
+            struct bpf_map* map = bpf_object__find_map_by_name(skel->obj, name.c_str());
             std::string path = options.pin_dir + "/" + name;
             if (!map)
                 continue;
@@ -372,6 +413,10 @@ int BpfObjects::inflight_fd() const {
 
 int BpfObjects::stacks_fd() const {
     return bpf_map__fd(skel_->maps.pg_stacks);
+}
+
+int BpfObjects::guard_stats_fd() const {
+    return bpf_map__fd(skel_->maps.pg_guard_stats);
 }
 
 PolicyMapFds BpfObjects::policy_fds() const {

@@ -33,6 +33,9 @@ struct FloodOptions {
     uint32_t rate = 2000;
     uint32_t burst = 4000;
 };
+// The maps `run --pin` pins, from the skeleton: all but per-CPU scratch space
+// and the stack map.
+std::vector<std::string> pinned_map_names();
 
 struct LoadOptions {
     uint32_t ringbuf_bytes = 16u << 20; // power of two
@@ -95,7 +98,8 @@ class BpfObjects {
     int pids_fd() const;
     int procs_fd() const;
     int inflight_fd() const;
-    int stacks_fd() const; // pg_stacks
+    int stacks_fd() const;      // pg_stacks
+    int guard_stats_fd() const; // pg_guard_stats
     PolicyMapFds policy_fds() const;
     uint32_t ringbuf_bytes() const { return ringbuf_bytes_; }
     uint32_t prio_ringbuf_bytes() const { return options_.flood.prio_ringbuf_bytes; }

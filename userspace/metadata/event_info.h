@@ -21,6 +21,19 @@ inline void enrich(ContainerInfo& info, const ContainerMeta& meta) {
         info.pod_uid = meta.pod_uid;
 }
 
+// podman kube play names a pod's container "<pod>-<container>": policies
+// written for Kubernetes name it "<container>". Kubernetes' name becomes the
+// name, podman's is kept as runtime_name.
+inline void kubernetes_container_name(ContainerInfo& info, const std::string& pod_name) {
+    if (info.runtime != "libpod" || pod_name.empty() || !info.runtime_name.empty())
+        return;
+    const std::string prefix = pod_name + "-";
+    if (info.name.size() <= prefix.size() || info.name.compare(0, prefix.size(), prefix) != 0)
+        return;
+    info.runtime_name = info.name;
+    info.name = info.name.substr(prefix.size());
+}
+
 inline PodInfo to_pod_info(const PodMeta& meta) {
     return PodInfo{meta.namespace_, meta.name, meta.uid, meta.labels};
 }

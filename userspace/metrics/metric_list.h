@@ -46,6 +46,8 @@
 //        or container="host")
 //   podguard_build_info{version,kernel}                             gauge
 //   podguard_start_time_seconds                                     gauge
+//   podguard_agent_stop_signals_total{result="resumed|not_resumed|allowed"}
+//                                                                    counter
 #pragma once
 
 #include <array>
@@ -85,6 +87,7 @@ enum class MetricId : std::size_t {
     SourceEventsAggregatedTotal,
     BuildInfo,
     StartTimeSeconds,
+    AgentStopSignalsTotal,
     Count,
 };
 
@@ -165,6 +168,10 @@ inline constexpr std::array<MetricSpec, static_cast<std::size_t>(MetricId::Count
      "Always 1; labels carry the podguard version and the running kernel release."},
     {MetricId::StartTimeSeconds, "podguard_start_time_seconds", MetricType::Gauge,
      "Unix time the agent started."},
+    {MetricId::AgentStopSignalsTotal, "podguard_agent_stop_signals_total", MetricType::Counter,
+     "Stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) generated for the agent: resumed at once "
+     "by the kernel, not_resumed (the agent stayed stopped until something resumed it), or "
+     "allowed by the policy (a host administrator's)."},
 }};
 
 constexpr const MetricSpec& metric_spec(MetricId id) {

@@ -424,6 +424,11 @@ void Metrics::build() {
     lost_family_ = &lost;
     dropped_family_ = &counter_family(reg, MetricId::EventsDroppedUserspaceTotal);
 
+    auto& stops = counter_family(reg, MetricId::AgentStopSignalsTotal);
+    stops_[0].counter = &stops.Add({{"result", "resumed"}});
+    stops_[1].counter = &stops.Add({{"result", "not_resumed"}});
+    stops_[2].counter = &stops.Add({{"result", "allowed"}});
+
     ringbuf_used_ = &gauge_family(reg, MetricId::RingbufUsedBytes).Add({});
     ringbuf_size_ = &gauge_family(reg, MetricId::RingbufSizeBytes).Add({});
 
@@ -583,6 +588,13 @@ void Metrics::add_dropped_userspace(std::string_view reason, uint64_t count) {
                           &dropped_family_->Add({{"reason", std::string(reason)}}))
                  .first;
     it->second->Increment(static_cast<double>(count));
+}
+
+void Metrics::set_agent_stop_signals(const pg_guard_stats& totals) {
+    std::lock_guard lock(mu_);
+    stops_[0].follow(totals.resumed, 1.0);
+    stops_[1].follow(totals.resume_failed, 1.0);
+    stops_[2].follow(totals.allowed_stops, 1.0);
 }
 
 void Metrics::set_ringbuf(uint64_t used_bytes, uint64_t size_bytes) {

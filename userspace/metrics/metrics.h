@@ -105,6 +105,8 @@ class Metrics {
     void add_dropped_userspace(std::string_view reason, uint64_t count = 1);
 
     void set_ringbuf(uint64_t used_bytes, uint64_t size_bytes);
+    // The kernel's pg_guard_stats totals (bpf/guard.bpf.h), followed as set_lost.
+    void set_agent_stop_signals(const pg_guard_stats& totals);
 
     // Monotonic per-program totals (read_bpf_program_stats); followed the
     // same way as set_lost.
@@ -199,6 +201,7 @@ class Metrics {
         FollowedCounter runs, seconds;
     };
     std::map<std::string, BpfCounters, std::less<>> bpf_;
+    std::array<FollowedCounter, 3> stops_{}; // resumed, not_resumed, allowed
     std::map<std::string, prometheus::Gauge*, std::less<>> provider_up_;
     std::map<std::string, std::array<prometheus::Counter*, 2>, std::less<>> lookups_;
 

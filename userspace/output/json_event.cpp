@@ -108,6 +108,8 @@ void append_party(const Party& p, std::string& out) {
         str_field(out, "runtime", p.container->runtime);
         if (!p.container->name.empty())
             str_field(out, "name", p.container->name);
+        if (!p.container->runtime_name.empty())
+            str_field(out, "runtime_name", p.container->runtime_name);
         if (!p.container->image.empty())
             str_field(out, "image", p.container->image);
         if (!p.container->pod_uid.empty())
@@ -272,6 +274,8 @@ void append_event_json(const Event& e, std::string& out) {
     } else if (e.first_occurrence) {
         out += "\"first_occurrence\":true,";
     }
+    if (e.unidentified)
+        str_field(out, "reason", "unidentified_container");
     key(out, "source");
     append_party(e.source, out);
     out += ',';

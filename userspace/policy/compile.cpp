@@ -171,6 +171,7 @@ class Builder {
         c.policy = d.name.value;
         c.action = *parse_action(r.action.value);
         c.severity = r.severity.present() ? r.severity.value : default_severity(c.action);
+        c.unidentified = posture_of(d);
         for (const auto& op : r.operations) {
             c.op_kinds |= static_cast<uint8_t>(1u << static_cast<int>(op.kind));
             uint64_t mask = 0;
@@ -222,6 +223,7 @@ class Builder {
         c.policy = d.name.value;
         c.action = *parse_action(d.default_action->value);
         c.severity = default_severity(c.action);
+        c.unidentified = posture_of(d);
         c.op_kinds = (1u << kOperationKinds) - 1;
         c.signals = kAllSignals;
         c.ptrace = kAllPtrace;
@@ -270,6 +272,9 @@ class Builder {
             h.u64(r.relations);
             h.u64(r.source_selector);
             h.u64(r.target_selector);
+            // Only when not the default: fingerprints of policies from before stay.
+            if (r.unidentified != Posture::Closed)
+                h.u64(static_cast<uint64_t>(r.unidentified));
         }
         h.u64(out_.policies.size());
         for (const auto& p : out_.policies)
@@ -278,7 +283,16 @@ class Builder {
         return std::move(out_);
     }
 
+    Posture default_posture = Posture::Closed;
+
   private:
+    Posture posture_of(const PolicyDocument& d) const {
+        if (d.unidentified)
+            if (auto p = parse_posture(d.unidentified->value))
+                return *p;
+        return default_posture;
+    }
+
     Status push(CompiledRule c) {
         if (out_.rules.size() >= kMaxCompiledRules)
             return make_error("too many rules (at most " + std::to_string(kMaxCompiledRules) +
@@ -348,6 +362,7 @@ Result<CompiledPolicy> compile(const PolicySet& set, const CompileOptions& optio
     if (auto v = validate(set.policies); !v.empty())
         return make_error("cannot compile an invalid policy set: " + format(v[0]));
     Builder b;
+    b.default_posture = options.unidentified;
     if (options.self_protection) {
         auto self = self_protection_policy();
         if (!self)

@@ -72,6 +72,8 @@ struct CompiledRule {
     uint8_t relations = 0;     // bit = Relation
     uint32_t source_selector = 0;
     uint32_t target_selector = 0;
+    // For a side not identified yet (spec.unidentified, else the global default).
+    Posture unidentified = Posture::Closed;
     std::string origin; // "file:line" of the rule, for messages only
 };
 
@@ -86,6 +88,8 @@ struct CompiledPolicy {
 
 struct CompileOptions {
     bool self_protection = true; // prepend the built-in podguard-self-protection policy
+    // Posture of policies that do not set spec.unidentified (podguard run --unidentified).
+    Posture unidentified = Posture::Closed;
 };
 
 Result<CompiledPolicy> compile(const PolicySet& set, const CompileOptions& options = {});

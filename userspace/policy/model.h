@@ -86,6 +86,9 @@ struct PolicyDocument {
     Located<int> rules_written;   // items in the YAML list, -1 if not a list
     std::vector<RuleSpec> rules;
     std::optional<Located<std::string>> default_action;
+    // closed | open: what the rules' container selectors (names, pods,
+    // namespaces, labels) do for a container not identified yet.
+    std::optional<Located<std::string>> unidentified;
 };
 
 } // namespace podguard::policy

@@ -230,6 +230,18 @@ std::optional<Relation> parse_relation(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<Posture> parse_posture(std::string_view text) {
+    if (text == "closed")
+        return Posture::Closed;
+    if (text == "open")
+        return Posture::Open;
+    return std::nullopt;
+}
+
+const char* to_string(Posture posture) {
+    return posture == Posture::Closed ? "closed" : "open";
+}
+
 std::optional<PolicyAction> parse_action(std::string_view text) {
     if (text == "allow")
         return PolicyAction::Allow;

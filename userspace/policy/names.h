@@ -16,6 +16,13 @@ namespace podguard::policy {
 
 enum class PolicyAction : uint8_t { Allow = 0, Audit = 1, Block = 2 }; // == pg_action values
 
+// What a rule's container selectors (names, pods, namespaces, labels) do for
+// a container the agent has not identified yet (its first milliseconds).
+// Closed: block and audit rules match it, allow rules do not (the
+// unidentified is denied what the policy denies to anyone it could be).
+// Open: block and audit rules do not match it, allow rules do.
+enum class Posture : uint8_t { Closed = 0, Open = 1 };
+
 // Signals: bit (n-1) for signal n in 1..64. Signal 0 (an existence probe that
 // delivers nothing) has no bit and is never matched.
 inline constexpr uint64_t kAllSignals = ~0ULL;
@@ -45,6 +52,8 @@ std::optional<Relation> parse_relation(std::string_view text);
 inline constexpr uint8_t kAllRelations = 0x3f;
 
 std::optional<PolicyAction> parse_action(std::string_view text);
+std::optional<Posture> parse_posture(std::string_view text);
+const char* to_string(Posture posture);
 const char* to_string(PolicyAction action);
 const char* to_string(OperationKind kind); // signal, ptrace, procAccess
 

@@ -406,7 +406,8 @@ class Walker {
     void spec(NodeRef v, Pos at, PolicyDocument& d) {
         const Where where = Where::root("spec");
         fields(v, at, where,
-               {"description", "selector", "targetSelector", "priority", "rules", "defaultAction"},
+               {"description", "selector", "targetSelector", "priority", "rules", "defaultAction",
+                "unidentified"},
                [&](std::string_view k, Pos kp, NodeRef fv) {
                    const Where w = Where::child(where, k);
                    if (k == "description") {
@@ -421,6 +422,9 @@ class Walker {
                    } else if (k == "defaultAction") {
                        if (auto s = scalar(fv, kp, w))
                            d.default_action = std::move(*s);
+                   } else if (k == "unidentified") {
+                       if (auto s = scalar(fv, kp, w))
+                           d.unidentified = std::move(*s);
                    } else if (k == "rules") {
                        d.rules_written = {fv.is_sequence() ? static_cast<int>(fv.size())
                                           : fv.is_null()   ? 0

@@ -55,6 +55,9 @@ class Checker {
                                         std::to_string(kMaxPriority));
         if (d_.default_action)
             action(*d_.default_action, [] { return std::string("spec.defaultAction"); });
+        if (d_.unidentified && !parse_posture(d_.unidentified->value))
+            error(d_.unidentified->pos, "unknown posture '" + d_.unidentified->value +
+                                            "' in spec.unidentified (expected closed or open)");
         selector(d_.selector, [] { return std::string("spec.selector"); });
         selector(d_.target_selector, [] { return std::string("spec.targetSelector"); });
         if (!d_.rules_written.present())
