@@ -573,7 +573,7 @@ PG_ASSERT_SIZE(pg_pid_value, 16);
 PG_ASSERT_SIZE(pg_lost_counters, 8 * PG_EV_KIND_MAX * PG_LOST_REASON_MAX);
 PG_ASSERT_SIZE(pg_rule_set, 8 * PG_RULE_WORDS);
 PG_ASSERT_SIZE(pg_enforce_config, 8);
-PG_ASSERT_SIZE(pg_policy_gen, 8 + 14 * 8 * PG_RULE_WORDS);
+PG_ASSERT_SIZE(pg_policy_gen, 8 + 18 * 8 * PG_RULE_WORDS);
 PG_ASSERT_SIZE(pg_rule, 8);
 PG_ASSERT_SIZE(pg_cgroup_key, 16);
 PG_ASSERT_OFFSET(pg_cgroup_info, src, 16);
