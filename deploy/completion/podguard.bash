@@ -18,6 +18,10 @@ _podguard() {
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --policy)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --unidentified)
+            COMPREPLY=($(compgen -W "closed open" -- "$cur")); return ;;
+        --aggregate-by)
+            COMPREPLY=($(compgen -W "process container" -- "$cur")); return ;;
         --metrics-pod-labels)
             COMPREPLY=($(compgen -W "off namespace pod container" -- "$cur")); return ;;
         --log-level)
@@ -40,7 +44,9 @@ _podguard() {
                    --report-self --bpf-stats --lifecycle-events --stacks --metrics-address
                    --no-metrics --metrics-pod-labels --metrics-max-pod-series --kubeconfig
                    --node-name --runtime-socket --no-metadata --policy --no-api-policies --store
-                   --no-store --store-max-bytes --store-max-age --pin --fail-open --help" ;;
+                   --no-store --store-max-bytes --store-max-age --pin --fail-open --unidentified
+                   --aggregate-window --aggregate-by --aggregate-entries --priority-ringbuf-size
+                   --source-priority-rate --source-priority-burst --source-rate --source-burst --help" ;;
         events) opts="verify --store --since --until --namespace --pod --container --kind
                       --relation --action --pid --limit --order -o --output --follow --help" ;;
         policy) opts="check --help"; [[ " ${words[*]} " == *" check "* ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;

@@ -71,7 +71,7 @@ class FirstAct : public ::testing::Test {
     static void expect_killed_event(const Json& ev) {
         SCOPED_TRACE(ev.dump());
         EXPECT_EQ(ev.value("action", ""), "killed");
-        EXPECT_NE(ev.value("policy_rule", 0), 0);
+        EXPECT_NE(ev.value(Json::json_pointer("/policy/rule_id"), 0), 0);
         EXPECT_EQ(ev.value("relation", ""), "same_pod");
         if (ev.contains("reason")) {
             EXPECT_EQ(ev.value("reason", ""), "unidentified_container");
@@ -157,7 +157,7 @@ TEST_F(FirstAct, AuditRuleFirstActIsAudited) {
     EXPECT_TRUE(r.success()) << r.describe();
     Json ev = first_event(agent, pod.container("shell"), nginx.pid, "the shell's kill -HUP");
     EXPECT_EQ(ev.value("action", ""), "audited") << ev.dump();
-    EXPECT_NE(ev.value("policy_rule", 0), 0) << ev.dump();
+    EXPECT_NE(ev.value(Json::json_pointer("/policy/rule_id"), 0), 0) << ev.dump();
 }
 
 // /proc/<pid>/stat's state letter.

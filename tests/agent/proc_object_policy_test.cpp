@@ -59,7 +59,7 @@ class AgentProcObjectPolicy : public ::testing::Test {
             5s, syscall);
         EXPECT_EQ(ev.value("action", ""), "killed") << ev.dump();
         EXPECT_EQ(ev.value("relation", ""), "same_pod") << ev.dump();
-        EXPECT_NE(ev.value("policy_rule", 0), 0) << ev.dump();
+        EXPECT_NE(ev.value(Json::json_pointer("/policy/rule_id"), 0), 0) << ev.dump();
         return ev;
     }
 };

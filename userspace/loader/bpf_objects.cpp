@@ -395,6 +395,7 @@ Status BpfObjects::flush_aggregates(bool force) {
 }
 
 void BpfObjects::detach() {
+    destroy_syscall_links(syscall_links_);
     podguard_bpf__detach(skel_);
 }
 
