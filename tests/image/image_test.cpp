@@ -116,14 +116,6 @@ TEST_F(ImageTest, RunsAsTheDaemonSetSaysSeesTheSeedPodWithNamesAndEnforcesSeedPo
         std::string policy = kv.second.as<std::string>();
         for (size_t at; (at = policy.find("pods: [nginx]")) != std::string::npos;)
             policy.replace(at, 13, "pods: [" + pod.name() + "]");
-        // podman names a played pod's containers <pod>-<container>, and the
-        // runtime API reports that name (mapping it back to the manifest's
-        // name is issue 12's podman kube-play mapping).
-        for (const char* c : {"shell", "nginx"})
-            for (size_t at;
-                 (at = policy.find(std::string("containers: [") + c + "]")) != std::string::npos;)
-                policy.replace(at, 14 + std::strlen(c),
-                               "containers: [" + pod.name() + "-" + c + "]");
         std::ofstream(dir.file("policies/" + kv.first.as<std::string>())) << policy;
     }
     ASSERT_NE(read_file(dir.file("policies/seed-pod.yaml")).find(pod.name()), std::string::npos);
@@ -202,19 +194,6 @@ TEST_F(ImageTest, RunsAsTheDaemonSetSaysSeesTheSeedPodWithNamesAndEnforcesSeedPo
         until([&] { return metrics_test::http_get(base + "/readyz", 1000).status == 200; }, 60000);
     ASSERT_TRUE(ready) << podman({"logs", container_}).describe();
     EXPECT_EQ(metrics_test::http_get(base + "/healthz").status, 200);
-
-    // Until issue 12 registers containers before they act (a startup cgroup
-    // scan), a container is matched by name only once the agent has seen it:
-    // nginx signals the shell first (not covered by the seed rule), which
-    // makes both known. Remove this when issue 12 lands.
-    (void)pod.exec("nginx", {"/bin/kill", "-CONT", std::to_string(pod.container("shell").ns_pid)});
-    until(
-        [&] {
-            return read_file(dir.file("events") + "/events.jsonl").find("SIGCONT") !=
-                   std::string::npos;
-        },
-        10000);
-    usleep(300 * 1000);
 
     // The seed: from the shell, kill -HUP nginx's pid in the pod.
     const std::string target = std::to_string(pod.container("nginx").ns_pid);
