@@ -27,10 +27,12 @@
 
 /* The program is loaded only where the kernel's BTF has the kfunc (the
  * loader checks): libbpf 1.1 cannot leave a missing kfunc unresolved. */
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+/* Weak: a kernel without them (before 6.13) still loads the object; the
+ * loader then leaves pg_guard_signal out (loader/bpf_objects.cpp). */
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
-				u64 value) __ksym;
+				u64 value) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

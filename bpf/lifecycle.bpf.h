@@ -86,6 +86,17 @@ int BPF_PROG(pg_process_fork, struct task_struct *parent, struct task_struct *ch
 	return 0;
 }
 
+/* A binary reached through another process's /proc (proc_object.bpf.h).
+ * A program of its own: inside pg_process_exec the two call chains' frames
+ * add up past the verifier's 512-byte stack on 6.1 kernels. */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(pg_process_exec_object, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	pg_object_exec(bprm);
+	return 0;
+}
+
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(pg_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -94,8 +105,6 @@ int BPF_PROG(pg_process_exec, struct task_struct *task, pid_t old_pid, struct li
 	unsigned long start, end, len;
 	long n;
 
-	/* A binary reached through another process's /proc (proc_object.bpf.h). */
-	pg_object_exec(bprm);
 	ev = pg_process_event(PG_EV_EXEC, task);
 	if (!ev)
 		return 0;

@@ -364,6 +364,27 @@ int pg_sys_enter(struct pg_sys_enter_ctx *ctx)
 	return 0;
 }
 
+/*
+ * An open or chdir whose spelling named nothing: what did it reach? Programs
+ * of their own on those four exits: inside pg_sys_exit, the object judge's
+ * call chain and the exit's own added up past the verifier's 512-byte stack
+ * on 6.1 kernels. Attached by the skeleton, before the loader attaches
+ * pg_sys_exit, so they run first and still see an access the parser named.
+ */
+#define PG_OBJECT_EXIT(name)                                                                       \
+	SEC("tp/syscalls/sys_exit_" #name)                                                         \
+	int pg_object_exit_##name(struct pg_sys_exit_ctx *ctx)                                     \
+	{                                                                                          \
+		pg_object_exit(ctx->ret);                                                          \
+		return 0;                                                                          \
+	}
+#if defined(__TARGET_ARCH_x86)
+PG_OBJECT_EXIT(open)
+#endif
+PG_OBJECT_EXIT(openat)
+PG_OBJECT_EXIT(openat2)
+PG_OBJECT_EXIT(chdir)
+
 SEC("tp")
 int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
 {
@@ -375,8 +396,6 @@ int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
 			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
 		return 0;
 	}
-	/* An open or chdir whose spelling named nothing: what did it reach? */
-	pg_object_exit(ret);
 	if (!pg_maybe_pending((__u32)bpf_get_current_pid_tgid()))
 		return 0;
 	switch (ctx->nr) {

@@ -102,8 +102,16 @@ static __always_inline void pg_count_lost(__u16 kind, __u32 reason)
 	__u32 zero = 0;
 	struct pg_lost_counters *c = bpf_map_lookup_elem(&pg_lost, &zero);
 
-	if (c && kind < PG_EV_KIND_MAX && reason < PG_LOST_REASON_MAX)
-		c->count[kind][reason]++;
+	/* One flat index, bounded right where it is used: 6.1's verifier lost
+	 * the bound of a kind checked in a register and reloaded from its
+	 * stack slot for the access. */
+	__u32 i = (__u32)kind * PG_LOST_REASON_MAX + reason;
+
+	if (!c || kind >= PG_EV_KIND_MAX || reason >= PG_LOST_REASON_MAX)
+		return;
+	barrier_var(i);
+	if (i < PG_EV_KIND_MAX * PG_LOST_REASON_MAX)
+		((__u64 *)c->count)[i]++;
 }
 
 static __always_inline struct pg_flood_counters *pg_flood_counters(void)

@@ -386,6 +386,7 @@ TEST(AgentPrometheus, EveryPanelAndAlertEvaluatesOnTheRealAgentsMetrics) {
         "alert PodguardPolicyReloadFailing",
         "alert PodguardSourceSuppressed",
         "alert PodguardPriorityEventsLost",
+        "alert PodguardAgentStopped",
     };
     auto expected_empty = [&](const std::string& where) {
         if (where == "alert PodguardEnforcementFallback")

@@ -273,6 +273,9 @@ int main() {
     skel->rodata->pg_agent_tgid = getpid();
     bpf_program__set_autoload(skel->progs.pg_lsm_task_kill, true);
     bpf_program__set_autoload(skel->progs.pg_lsm_ptrace_access_check, true);
+    // The guest's 6.1 kernel has no bpf_send_signal_task (6.13+): the agent
+    // leaves the stop-signal guard out there too.
+    bpf_program__set_autoload(skel->progs.pg_guard_signal, false);
     if (int err = podguard_bpf__load(skel))
         die(std::string("load: ") + strerror(-err));
     // As userspace/loader/bpf_objects.cpp: the submit tracepoint's name
