@@ -305,6 +305,10 @@ int main() {
 
     struct ring_buffer* rb =
         ring_buffer__new(bpf_map__fd(skel->maps.pg_events), on_event, nullptr, nullptr);
+    // Policy-matched acts and first occurrences travel on the priority ring
+    // (bpf/transport.bpf.h), as the daemon reads them.
+    if (!rb || ring_buffer__add(rb, bpf_map__fd(skel->maps.pg_events_prio), on_event, nullptr))
+        die("ring buffers");
     enforce::PolicyMaps maps(
         PolicyMapFds{bpf_map__fd(skel->maps.pg_enforce_config),
                      bpf_map__fd(skel->maps.pg_policy_gens), bpf_map__fd(skel->maps.pg_policy_ops),
