@@ -196,8 +196,17 @@ TEST_F(FirstAct, HostPidContainerCannotKeepTheAgentStopped) {
     EXPECT_NE(metrics.find(resumed), std::string::npos) << metrics;
     Json ev = agent.wait_for(
         [&](const Json& e) {
-            return e.value("kind", "") == "signal" && e["target"].value("pid", 0) == target &&
-                   e["signal"].value("number", 0) == SIGSTOP;
+            // Fields are null where the agent could not name them (a
+            // target outside the sender's pid namespace): read them only
+            // when they are numbers.
+            auto num = [&](const char* obj, const char* key) {
+                if (!e.contains(obj) || !e[obj].is_object() || !e[obj].contains(key) ||
+                    !e[obj][key].is_number())
+                    return -1L;
+                return e[obj][key].get<long>();
+            };
+            return e.value("kind", "") == "signal" && num("target", "pid") == target &&
+                   num("signal", "number") == SIGSTOP;
         },
         10s, "the kill -STOP of the agent");
     EXPECT_EQ(ev.value("action", ""), "killed") << ev.dump();
