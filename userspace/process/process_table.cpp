@@ -44,20 +44,11 @@ void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots,
     for (const auto& s : snapshots) {
         if (s.tid != s.tgid)
             continue;
-        ProcessRecord& r = by_pid_[s.tgid];
-        r.pid = s.tgid;
+        auto cgroup = cgroup_ids.find(s.cgroup_path);
+        ProcessRecord& r = upsert(party_of(s, cgroup != cgroup_ids.end() ? cgroup->second : 0));
         r.ppid = s.ppid;
-        r.ns_pid = s.nspids.empty() ? s.tgid : s.nspids.back();
-        r.pidns = s.pidns;
-        r.mntns = s.mntns;
-        r.uid = s.uid;
-        r.start_ns = s.start_ns;
-        r.comm = s.comm;
         r.exe = s.exe;
         r.args = s.args;
-        if (auto it = cgroup_ids.find(s.cgroup_path); it != cgroup_ids.end())
-            r.cgroup_id = it->second;
-        by_ns_pid_[ns_key(r.pidns, r.ns_pid)] = r.pid;
     }
 }
 
