@@ -62,9 +62,10 @@ Event event_for(uint64_t i, uint64_t n) {
     e.target =
         party(e.relation == Relation::CrossPod ? (pod + 1) % kPods : pod, "app", 20000 + pod * 10);
     if (e.kind == EventKind::Signal)
-        e.detail = SignalDetail{1, "kill", 0, 8, 0, "delivered", 1, false};
+        e.detail = SignalDetail{1, PG_SYS_KILL, 0, 8, 0, "delivered", 1, false};
     else
-        e.detail = ProcAccessDetail{"/proc/8/root/etc/secret", "root", "openat", 3, 8, -100, false};
+        e.detail =
+            ProcAccessDetail{"/proc/8/root/etc/secret", "root", PG_SYS_OPENAT, 3, 8, -100, false};
     e.ancestry.push_back(AncestorInfo{e.source.pid - 1, 1000, "/bin/sh",
                                       "sh -c cat /proc/8/root/etc/secret", e.source.container});
     e.ancestry.push_back(AncestorInfo{900, 10, "/usr/bin/containerd-shim-runc-v2",

@@ -27,6 +27,7 @@ const volatile __u8 pg_report_self = 0;
  * holds goes to the pg_inflight hash instead. */
 union pg_any_event {
 	struct pg_header hdr;
+	struct pg_act_head act; /* any act kind's parties */
 	struct pg_signal_event signal;
 	struct pg_ptrace_event ptrace;
 	struct pg_proc_access_event proc;

@@ -2,7 +2,10 @@
 /*
  * The one header shared by the BPF programs and the daemon: every struct and
  * enum that crosses the kernel/user boundary (ring buffer records, map keys
- * and values) is defined here and nowhere else.
+ * and values) is defined here and nowhere else, but for two parts it
+ * includes: the long value list of enum pg_syscall (podguard_syscalls.h) and
+ * the compile-time checks of the layout (podguard_layout.h). Include this
+ * header, never those.
  *
  * Layout rules: fixed-width types only, explicit padding, no pointers, so that
  * clang (BPF target) and g++ (x86_64) agree on every offset.
@@ -32,95 +35,7 @@ enum pg_event_kind {
 	PG_EV_KIND_MAX = 7,
 };
 
-/* The syscall (or kernel path) that caused an event. */
-enum pg_syscall {
-	PG_SYS_NONE = 0,
-	PG_SYS_KILL,
-	PG_SYS_TKILL,
-	PG_SYS_TGKILL,
-	PG_SYS_RT_SIGQUEUEINFO,
-	PG_SYS_RT_TGSIGQUEUEINFO,
-	PG_SYS_PIDFD_SEND_SIGNAL,
-	/* A signal the kernel generated outside the syscalls above
-	 * (SIGIO/fcntl owner, pdeath_signal, timers aimed at others...). */
-	PG_SYS_KERNEL,
-	PG_SYS_PTRACE,
-	PG_SYS_PROCESS_VM_READV,
-	PG_SYS_PROCESS_VM_WRITEV,
-	PG_SYS_OPEN,
-	PG_SYS_OPENAT,
-	PG_SYS_OPENAT2,
-	PG_SYS_READLINK,
-	PG_SYS_READLINKAT,
-	PG_SYS_STAT,
-	PG_SYS_LSTAT,
-	PG_SYS_NEWFSTATAT,
-	PG_SYS_STATX,
-	PG_SYS_ACCESS,
-	PG_SYS_FACCESSAT,
-	PG_SYS_FACCESSAT2,
-	PG_SYS_CHDIR,
-	PG_SYS_EXECVE,
-	PG_SYS_EXECVEAT,
-	/* Syscalls that reach another process under a ptrace-mode check
-	 * (ptrace_may_access) or act on its resources by pid. */
-	PG_SYS_PIDFD_GETFD,
-	PG_SYS_KCMP,
-	PG_SYS_PROCESS_MADVISE,
-	PG_SYS_PROCESS_MRELEASE,
-	PG_SYS_GET_ROBUST_LIST,
-	PG_SYS_MOVE_PAGES,
-	PG_SYS_MIGRATE_PAGES,
-	PG_SYS_PERF_EVENT_OPEN,
-	PG_SYS_PRLIMIT64,
-	/* Path operations submitted through io_uring (no syscall of their own). */
-	PG_SYS_IO_URING_OPENAT,
-	PG_SYS_IO_URING_OPENAT2,
-	PG_SYS_IO_URING_STATX,
-	/* More path syscalls: what they walk is judged like an open's. */
-	PG_SYS_TRUNCATE,
-	PG_SYS_RENAME,
-	PG_SYS_MKDIR,
-	PG_SYS_RMDIR,
-	PG_SYS_LINK,
-	PG_SYS_UNLINK,
-	PG_SYS_SYMLINK,
-	PG_SYS_CHMOD,
-	PG_SYS_CHOWN,
-	PG_SYS_LCHOWN,
-	PG_SYS_MKNOD,
-	PG_SYS_STATFS,
-	PG_SYS_CHROOT,
-	PG_SYS_MOUNT,
-	PG_SYS_SETXATTR,
-	PG_SYS_LSETXATTR,
-	PG_SYS_GETXATTR,
-	PG_SYS_LGETXATTR,
-	PG_SYS_LISTXATTR,
-	PG_SYS_LLISTXATTR,
-	PG_SYS_REMOVEXATTR,
-	PG_SYS_LREMOVEXATTR,
-	PG_SYS_INOTIFY_ADD_WATCH,
-	PG_SYS_MKDIRAT,
-	PG_SYS_MKNODAT,
-	PG_SYS_FCHOWNAT,
-	PG_SYS_UNLINKAT,
-	PG_SYS_RENAMEAT,
-	PG_SYS_LINKAT,
-	PG_SYS_SYMLINKAT,
-	PG_SYS_FCHMODAT,
-	PG_SYS_UTIMENSAT,
-	PG_SYS_NAME_TO_HANDLE_AT,
-	PG_SYS_RENAMEAT2,
-	PG_SYS_OPEN_TREE,
-	PG_SYS_MOUNT_SETATTR,
-	PG_SYS_FCHMODAT2,
-	PG_SYS_IO_URING_UNLINKAT,
-	PG_SYS_IO_URING_MKDIRAT,
-	PG_SYS_IO_URING_RENAMEAT,
-	PG_SYS_IO_URING_LINKAT,
-	PG_SYS_MAX,
-};
+#include "podguard_syscalls.h" /* enum pg_syscall */
 
 /* /proc/<pid>/<entry> names the agent watches; the daemon fills the
  * pg_proc_entries map with the hash of each name. */
@@ -221,7 +136,6 @@ enum pg_lost_reason {
 	PG_LOST_REASON_MAX = 5,
 };
 
-/* One side of an event: a thread and the process it belongs to. */
 /* One row of pg_syscall_hooks (bpf/syscalls.bpf.h): a syscall whose
  * syscalls:sys_enter_<name> / sys_exit_<name> tracepoints the loader attaches
  * pg_sys_enter / pg_sys_exit to. */
@@ -235,6 +149,7 @@ struct pg_syscall_hook {
 	__u32 hooks;                    /* PG_HOOK_* */
 };
 
+/* One side of an event: a thread and the process it belongs to. */
 struct pg_task {
 	__u32 pid;    /* host tgid */
 	__u32 tid;    /* host tid */
@@ -267,6 +182,17 @@ struct pg_header {
 	/* Acts this record stands for: 1, or a summary's count (PG_F_SUMMARY). */
 	__u32 count;
 	__u64 first_ns; /* a summary's first act, CLOCK_BOOTTIME; else 0 */
+};
+
+/* The head of every act record (signal, ptrace, /proc access): code that
+ * needs only the parties (the policy decision, aggregation, fairness) reads
+ * any act through it (union pg_any_event's act). The records repeat its
+ * fields rather than embed it, so that each kind's fields stay one member
+ * access away; podguard_layout.h checks that they agree. */
+struct pg_act_head {
+	struct pg_header hdr;
+	struct pg_task source;
+	struct pg_task target;
 };
 
 struct pg_signal_event {
@@ -533,50 +459,6 @@ struct pg_guard_stats {
 	__u64 resume_failed; /* the SIGCONT could not be sent (kfunc missing or busy) */
 	__u64 allowed_stops; /* stop signals the policy allows (an admin's) */
 };
-/* ---- the layout contract ------------------------------------------------
- * Checked by both compilers that read this header (clang for the BPF target,
- * g++ for the daemon): a field added, reordered or padded differently fails
- * the build on the side that disagrees instead of garbling records.
- * The event kinds share one head {hdr, source, target}, so that code that
- * only needs the parties (the policy decision) reads any kind alike. */
-#ifdef __cplusplus
-#define PG_LAYOUT_ASSERT(cond, what) static_assert(cond, what)
-#else
-#define PG_LAYOUT_ASSERT(cond, what) _Static_assert(cond, what)
-#endif
-#define PG_ASSERT_SIZE(type, n) PG_LAYOUT_ASSERT(sizeof(struct type) == (n), "size of " #type)
-#define PG_ASSERT_OFFSET(type, field, n)                                                           \
-	PG_LAYOUT_ASSERT(__builtin_offsetof(struct type, field) == (n), "offset of " #type "." #field)
-#define PG_ASSERT_PARTIES(type)                                                                    \
-	PG_ASSERT_OFFSET(type, hdr, 0);                                                            \
-	PG_ASSERT_OFFSET(type, source, sizeof(struct pg_header));                                  \
-	PG_ASSERT_OFFSET(type, target, sizeof(struct pg_header) + sizeof(struct pg_task))
-
-PG_ASSERT_SIZE(pg_task, 72);
-PG_ASSERT_OFFSET(pg_task, cgroup_id, 32);
-PG_ASSERT_OFFSET(pg_task, comm, 56);
-PG_ASSERT_SIZE(pg_header, 48);
-PG_ASSERT_OFFSET(pg_header, first_ns, 40);
-PG_ASSERT_OFFSET(pg_header, result, 16);
-PG_ASSERT_OFFSET(pg_header, policy_rule, 24);
-PG_ASSERT_PARTIES(pg_signal_event);
-PG_ASSERT_PARTIES(pg_ptrace_event);
-PG_ASSERT_PARTIES(pg_proc_access_event);
-PG_ASSERT_SIZE(pg_signal_event, 208);
-PG_ASSERT_SIZE(pg_ptrace_event, 208);
-PG_ASSERT_OFFSET(pg_proc_access_event, path, 208);
-PG_ASSERT_SIZE(pg_proc_access_event, 464);
-PG_ASSERT_OFFSET(pg_process_event, filename, 128);
-PG_ASSERT_SIZE(pg_process_event, 640);
-PG_ASSERT_SIZE(pg_pid_key, 8);
-PG_ASSERT_SIZE(pg_pid_value, 16);
-PG_ASSERT_SIZE(pg_lost_counters, 8 * PG_EV_KIND_MAX * PG_LOST_REASON_MAX);
-PG_ASSERT_SIZE(pg_rule_set, 8 * PG_RULE_WORDS);
-PG_ASSERT_SIZE(pg_enforce_config, 8);
-PG_ASSERT_SIZE(pg_policy_gen, 8 + 18 * 8 * PG_RULE_WORDS);
-PG_ASSERT_SIZE(pg_rule, 8);
-PG_ASSERT_SIZE(pg_cgroup_key, 16);
-PG_ASSERT_OFFSET(pg_cgroup_info, src, 16);
-PG_ASSERT_SIZE(pg_cgroup_info, 16 + 2 * 8 * PG_RULE_WORDS);
+#include "podguard_layout.h" /* the layout checks */
 
 #endif /* PODGUARD_H */

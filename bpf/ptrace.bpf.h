@@ -5,6 +5,7 @@
 #ifndef PODGUARD_PTRACE_BPF_H
 #define PODGUARD_PTRACE_BPF_H
 
+#include "act.bpf.h"
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 
@@ -25,16 +26,12 @@ __noinline int pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
 		return 0;
 	if (pg_is_agent())
 		return 0;
-	ev = pg_scratch_event();
+	ev = pg_act_begin(PG_EV_PTRACE, syscall);
 	if (!ev)
 		return 0;
 	p = &ev->ptrace;
-	__builtin_memset(p, 0, sizeof(*p));
-	p->hdr.kind = PG_EV_PTRACE;
-	p->hdr.syscall = syscall;
 	p->request = request;
 	p->target_arg = target;
-	pg_fill_current(&p->source);
 	if (syscall == PG_SYS_PTRACE && request == PG_PTRACE_TRACEME) {
 		struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
 
@@ -43,14 +40,7 @@ __noinline int pg_ptrace_enter(__u16 syscall, __s64 request, __s32 target)
 	} else {
 		known = pg_fill_target_from_cache(&p->target, p->source.pidns, target);
 	}
-	if (known) {
-		p->hdr.flags |= PG_F_TARGET_KNOWN;
-		if (!pg_report_self && p->target.pid == p->source.pid)
-			return 0;
-		pg_enforce(ev, PG_OP_PTRACE,
-			   pg_ptrace_bit(syscall, request), 1);
-	}
-	pg_inflight_store(ev);
+	pg_act_park(ev, known, PG_OP_PTRACE, pg_ptrace_bit(syscall, request));
 	return 0;
 }
 

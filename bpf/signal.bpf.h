@@ -9,6 +9,7 @@
 #ifndef PODGUARD_SIGNAL_BPF_H
 #define PODGUARD_SIGNAL_BPF_H
 
+#include "act.bpf.h"
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 #include "stack.bpf.h"
@@ -37,24 +38,15 @@ static __noinline void pg_signal_enter(__u16 syscall, __s32 target, __s32 tid, _
 		if (resolved && !pg_report_self && pg_is_current_process(&pv))
 			return;
 	}
-	ev = pg_scratch_event();
+	ev = pg_act_begin(PG_EV_SIGNAL, syscall);
 	if (!ev)
 		return;
 	s = &ev->signal;
-	__builtin_memset(s, 0, sizeof(*s));
-	s->hdr.kind = PG_EV_SIGNAL;
-	s->hdr.syscall = syscall;
 	s->sig = sig;
 	s->target_arg = target;
 	s->tid_arg = tid;
-	pg_fill_current(&s->source);
-	if (resolved && pg_fill_target_from_pid(&s->target, &pv)) {
-		s->hdr.flags |= PG_F_TARGET_KNOWN;
-		if (!pg_report_self && s->target.pid == s->source.pid)
-			return;
-		pg_enforce(ev, PG_OP_SIGNAL, pg_signal_bit(sig), 1);
-	}
-	pg_inflight_store(ev);
+	pg_act_park(ev, resolved && pg_fill_target_from_pid(&s->target, &pv), PG_OP_SIGNAL,
+		    pg_signal_bit(sig));
 }
 
 static __always_inline int pg_signal_exit(long ret)
@@ -123,17 +115,13 @@ int BPF_PROG(pg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 		return 0;
 	if (!pg_report_self && BPF_CORE_READ(task, tgid) == BPF_CORE_READ(cur, tgid))
 		return 0;
-	out = pg_scratch_event();
+	out = pg_act_begin(PG_EV_SIGNAL, PG_SYS_KERNEL);
 	if (!out)
 		return 0;
-	__builtin_memset(&out->signal, 0, sizeof(out->signal));
-	out->hdr.kind = PG_EV_SIGNAL;
-	out->hdr.syscall = PG_SYS_KERNEL;
 	out->hdr.flags = PG_F_TARGET_KNOWN;
 	out->signal.sig = sig;
 	out->signal.delivery = result + 1;
 	out->signal.ntargets = 1;
-	pg_fill_current(&out->signal.source);
 	pg_fill_task(&out->signal.target, task);
 	out->signal.target_arg = out->signal.target.ns_pid;
 	/* Current may be anyone (an interrupted task): report, never kill. */

@@ -168,4 +168,41 @@ class AgentPause {
 // Drops to uid/gid 65534 (nobody) in the calling (child) process.
 bool drop_to_nobody();
 
+// The fixture of the observation suites: a pod sharing its pid namespace with
+// an "nginx" container holding a Victim and a "shell" container the tests act
+// from, and the agent with the observe-only policy. The victim is older than
+// the agent (known from the agent's /proc scan) unless a suite asks for one
+// born after it (known from the fork hook).
+class PodAgentTest : public ::testing::Test {
+  protected:
+    enum class VictimBorn { BeforeAgent, AfterAgent };
+    explicit PodAgentTest(VictimBorn born = VictimBorn::BeforeAgent) : born_(born) {}
+
+    Side source(const Acted& a) { return observe(a).in(shell); }
+    Side target() { return observe(victim).in(nginx); }
+
+  private:
+    const VictimBorn born_;
+    std::unique_ptr<AgentProcess> start_agent_if(VictimBorn when) {
+        return born_ == when ? std::make_unique<AgentProcess>(observe_only()) : nullptr;
+    }
+
+  protected:
+    SandboxPod pod;
+    SandboxContainer& nginx = pod.add_container("nginx");
+    SandboxContainer& shell = pod.add_container("shell");
+
+  private:
+    std::unique_ptr<AgentProcess> agent_before_ = start_agent_if(VictimBorn::AfterAgent);
+
+  protected:
+    Victim victim = spawn_victim(nginx);
+
+  private:
+    std::unique_ptr<AgentProcess> agent_after_ = start_agent_if(VictimBorn::BeforeAgent);
+
+  protected:
+    AgentProcess& agent = agent_before_ ? *agent_before_ : *agent_after_;
+};
+
 } // namespace podguard::test

@@ -12,14 +12,8 @@
 namespace podguard::test {
 namespace {
 
-class AgentLifecycle : public ::testing::Test {
+class AgentLifecycle : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    Victim victim = spawn_victim(nginx);
-    AgentProcess agent{observe_only()};
-
     std::string environ_path() const {
         return "/proc/" + std::to_string(victim.ns_pid()) + "/environ";
     }

@@ -35,22 +35,13 @@ long open_and_match(const std::string& path, const std::string& expected, long* 
     return fd;
 }
 
-class AgentProcAccess : public ::testing::Test {
+class AgentProcAccess : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    Victim victim = spawn_victim(nginx);
-    AgentProcess agent{observe_only()};
-
     // Paths as a process of the pod writes them: the pod's pid numbers.
     std::string pid_dir() const { return "/proc/" + num(victim.ns_pid()); }
     std::string at(const std::string& entry) const { return pid_dir() + "/" + entry; }
     std::string secret_in_root() const { return "root" + nginx.private_dir() + "/secret"; }
     std::string secret_text() const { return "secret of nginx\n"; }
-
-    Side source(const Acted& a) { return observe(a).in(shell); }
-    Side target() { return observe(victim).in(nginx); }
 
     // The event for `path` from `a`, checked in everything but the sides.
     Json access_event(const Acted& a, const std::string& syscall, const std::string& path,
@@ -94,6 +85,7 @@ TEST_F(AgentProcAccess, OpenThroughRootReadsAnotherContainersPrivateFile) {
     EXPECT_EQ(a.result.aux[1], 1) << "read something else than nginx's secret";
     Json ev = pod_event(a, "openat", path, "root", a.result.aux[0]);
     EXPECT_FALSE(ev["proc_access"].contains("dirfd")) << ev.dump();
+    EXPECT_FALSE(ev["proc_access"].contains("relative")) << ev.dump();
 }
 
 TEST_F(AgentProcAccess, OpenEnvironCmdlineMemMaps) {
@@ -228,7 +220,8 @@ TEST_F(AgentProcAccess, RelativeToCwdInsideThePidDir) {
         return ::open("environ", O_RDONLY);
     });
     ASSERT_TRUE(a.result.reported && a.result.ret >= 0) << a.result.describe();
-    pod_event(a, "openat", "environ", "environ", a.result.ret);
+    Json ev = pod_event(a, "openat", "environ", "environ", a.result.ret);
+    EXPECT_TRUE(ev["proc_access"].value("relative", false)) << ev.dump();
     // chdir to /proc/<pid> itself names no entry.
     auto all = events_from(agent, a.pid);
     EXPECT_EQ(all.size(), 1u) << dump_all(all);
@@ -274,6 +267,7 @@ TEST_F(AgentProcAccess, RelativeToADirfdOfThePidDir) {
     EXPECT_EQ(a.result.aux[1], 1) << "read something else than nginx's secret";
     Json ev = pod_event(a, "openat", rel, "root", a.result.aux[0]);
     EXPECT_EQ(ev["proc_access"].value("dirfd", -1), a.result.aux[2]);
+    EXPECT_TRUE(ev["proc_access"].value("relative", false)) << ev.dump();
 }
 
 TEST_F(AgentProcAccess, RelativeToCwdProc) {
@@ -284,7 +278,8 @@ TEST_F(AgentProcAccess, RelativeToCwdProc) {
         return ::open(rel.c_str(), O_RDONLY);
     });
     ASSERT_TRUE(a.result.reported && a.result.ret >= 0) << a.result.describe();
-    pod_event(a, "openat", rel, "cmdline", a.result.ret);
+    Json ev = pod_event(a, "openat", rel, "cmdline", a.result.ret);
+    EXPECT_TRUE(ev["proc_access"].value("relative", false)) << ev.dump();
 }
 
 TEST_F(AgentProcAccess, FailedOpenReportsTheErrno) {

@@ -40,13 +40,8 @@ long uring_one(const std::function<void(io_uring_sqe*)>& prep) {
     return res;
 }
 
-class AgentProcObject : public ::testing::Test {
+class AgentProcObject : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    Victim victim = spawn_victim(nginx);
-    AgentProcess agent{observe_only()};
     TempDir dir;
 
     std::string pid_dir() const { return "/proc/" + num(victim.ns_pid()); }

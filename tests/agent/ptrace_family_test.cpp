@@ -13,14 +13,8 @@
 namespace podguard::test {
 namespace {
 
-class AgentPtraceFamily : public ::testing::Test {
+class AgentPtraceFamily : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    Victim victim = spawn_victim(nginx);
-    AgentProcess agent{observe_only()};
-
     Json family_event(const Acted& a, const std::string& syscall, long result) {
         Json ev = agent.wait_for(
             [&](const Json& e) {

@@ -14,17 +14,10 @@
 namespace podguard::test {
 namespace {
 
-class AgentPtrace : public ::testing::Test {
+class AgentPtrace : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    AgentProcess agent{observe_only()};
-    // Younger than the agent: known to it from the fork hook.
-    Victim victim = spawn_victim(nginx);
-
-    Side source(const Acted& a) { return observe(a).in(shell); }
-    Side target() { return observe(victim).in(nginx); }
+    // The victim is younger than the agent: known to it from the fork hook.
+    AgentPtrace() : PodAgentTest(VictimBorn::AfterAgent) {}
 
     Json ptrace_event(const Acted& a, const std::string& syscall, const Json& request_name,
                       long result) {

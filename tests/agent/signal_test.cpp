@@ -13,18 +13,9 @@
 namespace podguard::test {
 namespace {
 
-class AgentSignals : public ::testing::Test {
+// The victim is older than the agent: known to it from its /proc scan.
+class AgentSignals : public PodAgentTest {
   protected:
-    SandboxPod pod;
-    SandboxContainer& nginx = pod.add_container("nginx");
-    SandboxContainer& shell = pod.add_container("shell");
-    // Older than the agent: known to it from its /proc scan.
-    Victim victim = spawn_victim(nginx);
-    AgentProcess agent{observe_only()};
-
-    Side source(const Acted& a) { return observe(a).in(shell); }
-    Side target() { return observe(victim).in(nginx); }
-
     // The one signal event from actor `a` to pid `to`, checked down to the
     // fields every signal event has.
     Json signal_event(const Acted& a, pid_t to, const std::string& syscall, int sig, long result,

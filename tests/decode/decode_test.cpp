@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "decode/decode.h"
+#include "events/names.h"
 
 using namespace podguard;
 
@@ -43,7 +44,7 @@ TEST(Decode, SignalRecord) {
     EXPECT_EQ(e.source.comm, "kill");
     EXPECT_TRUE(e.target.known);
     const auto& d = std::get<SignalDetail>(e.detail);
-    EXPECT_EQ(d.syscall, "tgkill");
+    EXPECT_STREQ(syscall_name(d.syscall), "tgkill");
     EXPECT_EQ(d.number, 15);
     EXPECT_EQ(d.tid_arg, 21);
     EXPECT_EQ(d.delivery, "ignored");

@@ -278,7 +278,7 @@ TEST(MetricsExporter, LabelsNeverCarryCommandLinesPathsOrComm) {
     metrics->observe(e);
     Event p = pod_event("shop", "web-1", "app", EventKind::ProcAccess, Relation::SamePod,
                         Action::Audited);
-    p.detail = ProcAccessDetail{"/proc/1/SECRETPATH", "environ", "openat", 0, 1, 0, false};
+    p.detail = ProcAccessDetail{"/proc/1/SECRETPATH", "environ", PG_SYS_OPENAT, 0, 1, 0, false};
     metrics->observe(p);
     std::string body = scrape(*metrics);
     EXPECT_EQ(body.find("SECRET"), std::string::npos) << body;

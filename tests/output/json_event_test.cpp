@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -31,7 +32,7 @@ TEST(JsonEvent, SignalEventCarriesEveryContractField) {
     e.target = container_party(1008, std::string(64, 'b'), 7);
     SignalDetail d;
     d.number = 1;
-    d.syscall = "kill";
+    d.syscall = PG_SYS_KILL;
     d.result = 0;
     d.target_arg = 8;
     d.delivery = "delivered";
@@ -63,7 +64,7 @@ TEST(JsonEvent, UnknownTargetAndHostSideAreNull) {
     e.source.comm = "gdb";
     PtraceDetail d;
     d.request = 16;
-    d.syscall = "ptrace";
+    d.syscall = PG_SYS_PTRACE;
     d.result = -3;
     e.detail = d;
     auto j = nlohmann::json::parse(event_to_json(e));
@@ -82,12 +83,35 @@ TEST(JsonEvent, BytesThatAreNotTextStayValidJson) {
     ProcAccessDetail d;
     d.path = "/proc/8/root/etc/\xe2\x82";
     d.entry = "root";
-    d.syscall = "openat";
+    d.syscall = PG_SYS_OPENAT;
     e.detail = d;
     auto j = nlohmann::json::parse(event_to_json(e));
     EXPECT_EQ(j["source"]["comm"], "a\"b\\c\n\x01\xEF\xBF\xBD\xc3\xa9");
     EXPECT_EQ(j["proc_access"]["path"], "/proc/8/root/etc/\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(j["proc_access"]["entry"], "root");
+}
+
+TEST(JsonEvent, SaysWhetherAPathWasRelative) {
+    Event e;
+    e.kind = EventKind::ProcAccess;
+    e.source.known = true;
+    ProcAccessDetail d;
+    d.path = "/proc/8/environ";
+    d.entry = "environ";
+    d.syscall = PG_SYS_OPENAT;
+    d.dirfd = AT_FDCWD;
+    e.detail = d;
+    auto absolute = nlohmann::json::parse(event_to_json(e))["proc_access"];
+    EXPECT_FALSE(absolute.contains("dirfd")) << absolute.dump();
+    EXPECT_FALSE(absolute.contains("relative")) << absolute.dump();
+
+    d.path = "environ";
+    d.dirfd = 5;
+    d.relative = true;
+    e.detail = d;
+    auto relative = nlohmann::json::parse(event_to_json(e))["proc_access"];
+    EXPECT_EQ(relative.value("dirfd", 0), 5) << relative.dump();
+    EXPECT_TRUE(relative.value("relative", false)) << relative.dump();
 }
 
 TEST(JsonEvent, PodLabelsAreAnObject) {

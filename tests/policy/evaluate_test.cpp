@@ -1,4 +1,5 @@
 // decide() over the shipped examples and the precedence rules.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -291,7 +292,7 @@ TEST(PolicyDecide, FactsFromAPipelineEvent) {
     Event e;
     e.kind = EventKind::Ptrace;
     e.relation = Relation::SamePod;
-    e.detail = PtraceDetail{0, "process_vm_readv", 0, 8};
+    e.detail = PtraceDetail{0, PG_SYS_PROCESS_VM_READV, 0, 8};
     e.source.pid = 100;
     e.source.exe = "/bin/gdb";
     e.source.container = ContainerInfo{"abc", "libpod", "shell", "", ""};
@@ -313,7 +314,7 @@ TEST(PolicyDecide, FactsFromAPipelineEvent) {
     EXPECT_EQ(decide(compiled_file("seed-pod.yaml"), *op).action, PolicyAction::Block);
 
     e.kind = EventKind::ProcAccess;
-    e.detail = ProcAccessDetail{"/proc/8/environ", "environ", "openat", 3, 8, -100, false};
+    e.detail = ProcAccessDetail{"/proc/8/environ", "environ", PG_SYS_OPENAT, 3, 8, AT_FDCWD, false};
     op = operation_facts(e, 0);
     ASSERT_TRUE(op);
     EXPECT_EQ(op->proc_entry, PG_PROC_ENVIRON);

@@ -1,4 +1,3 @@
-#include <cstring>
 #include <gtest/gtest.h>
 
 #include "process/process_table.h"
@@ -7,14 +6,15 @@ using namespace podguard;
 
 namespace {
 
-pg_task task(uint32_t pid, uint32_t ppid, uint64_t start, const char* comm) {
-    pg_task t{};
+Party task(uint32_t pid, uint32_t ppid, uint64_t start, const char* comm) {
+    Party t;
+    t.known = true;
     t.pid = t.tid = pid;
     t.ppid = ppid;
     t.ns_pid = pid;
     t.pidns = 1;
     t.start_ns = start;
-    std::strncpy(t.comm, comm, sizeof(t.comm) - 1);
+    t.comm = comm;
     return t;
 }
 

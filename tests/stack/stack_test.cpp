@@ -103,7 +103,7 @@ TEST(StackResolver, SaysWhyAStackIsMissing) {
 TEST(StackJson, FramesOnlyWhenTheEventHasStacks) {
     Event e;
     e.kind = EventKind::ProcAccess;
-    e.detail = ProcAccessDetail{"/proc/1/environ", "environ", "openat", 3, 1, -100, false};
+    e.detail = ProcAccessDetail{"/proc/1/environ", "environ", PG_SYS_OPENAT, 3, 1, AT_FDCWD, false};
     EXPECT_FALSE(Json::parse(event_to_json(e)).contains("stack"));
 
     EventStacks s;
@@ -136,7 +136,7 @@ TEST(StackJson, FramesOnlyWhenTheEventHasStacks) {
 TEST(StackJson, TheStoreKeepsThemInItsJsonColumn) {
     Event e;
     e.kind = EventKind::ProcAccess;
-    e.detail = ProcAccessDetail{"/proc/1/environ", "environ", "openat", 3, 1, -100, false};
+    e.detail = ProcAccessDetail{"/proc/1/environ", "environ", PG_SYS_OPENAT, 3, 1, AT_FDCWD, false};
     e.stacks = EventStacks{};
     e.stacks->kernel.push_back({0xffffffff81000010, "do_sys_openat2", "kernel", 16});
     StoreRecord r = make_record(e);

@@ -1,5 +1,5 @@
 // fill_ancestry against a ProcessTable fed the way the pipeline feeds it:
-// pg_task values from fork/exec/exit, ancestors exiting before the event.
+// the sources of fork/exec/exit events, ancestors exiting before the event.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,16 +17,16 @@ const std::string kContainerId(64, 'a');
 constexpr uint64_t kSecond = 1'000'000'000;
 
 // start: seconds after boot.
-pg_task task(uint32_t pid, uint32_t ppid, uint64_t start, uint64_t cgroup, const char* comm) {
-    pg_task t{};
+Party task(uint32_t pid, uint32_t ppid, uint64_t start, uint64_t cgroup, const char* comm) {
+    Party t;
+    t.known = true;
     t.pid = t.tid = pid;
     t.ppid = ppid;
     t.ns_pid = pid;
     t.pidns = 1;
     t.cgroup_id = cgroup;
     t.start_ns = start * kSecond;
-    for (size_t i = 0; comm[i] && i + 1 < sizeof(t.comm); ++i)
-        t.comm[i] = comm[i];
+    t.comm = comm;
     return t;
 }
 
@@ -80,7 +80,8 @@ Event proc_access_from(uint32_t pid, uint32_t ppid, uint64_t start, uint64_t cgr
     e.source.container = std::move(c);
     e.target.known = true;
     e.target.pid = 8;
-    e.detail = ProcAccessDetail{"/proc/8/root/etc/secret", "root", "openat", 3, 8, -100, false};
+    e.detail =
+        ProcAccessDetail{"/proc/8/root/etc/secret", "root", PG_SYS_OPENAT, 3, 8, -100, false};
     return e;
 }
 

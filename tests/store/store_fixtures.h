@@ -67,13 +67,14 @@ inline Event make_event(uint64_t time_ns, EventKind kind, Action action, Relatio
     e.target = party(target);
     switch (kind) {
     case EventKind::Signal:
-        e.detail = SignalDetail{1, "kill", 0, 8, 0, "delivered", 1, false};
+        e.detail = SignalDetail{1, PG_SYS_KILL, 0, 8, 0, "delivered", 1, false};
         break;
     case EventKind::Ptrace:
-        e.detail = PtraceDetail{16, "ptrace", 0, 8};
+        e.detail = PtraceDetail{16, PG_SYS_PTRACE, 0, 8};
         break;
     default:
-        e.detail = ProcAccessDetail{"/proc/8/root/etc/secret", "root", "openat", 3, 8, -100, false};
+        e.detail =
+            ProcAccessDetail{"/proc/8/root/etc/secret", "root", PG_SYS_OPENAT, 3, 8, -100, false};
     }
     AncestorInfo sh;
     sh.pid = source.pid ? source.pid - 1 : 0;

@@ -8,8 +8,8 @@
 
 #include "container/cgroup_resolver.h"
 #include "daemon/api_policies.h"
-#include "daemon/flood_reporter.h"
 #include "daemon/cgroup_registrar.h"
+#include "daemon/flood_reporter.h"
 #include "daemon/metrics_bridge.h"
 #include "daemon/policy_runtime.h"
 #include "enrich/enricher.h"
@@ -19,12 +19,13 @@
 #include "metadata/kubernetes/policy_watch.h"
 #include "metrics/health.h"
 #include "output/event_identity.h"
-#include "output/json_sink.h"
 #include "pipeline/flood_stats.h"
 #include "pipeline/pipeline.h"
 #include "process/kernel_cache.h"
 #include "process/proc_scan.h"
 #include "process/process_table.h"
+#include "sinks/json_sink.h"
+#include "sinks/metrics_sink.h"
 #include "stack/bcc_library.h"
 #include "stack/stack_resolver.h"
 #include "store/store_sink.h"
@@ -160,7 +161,8 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
 
     Enricher enricher(cgroups, processes);
     const metadata::MetadataCache& meta_cache = **metadata;
-    enricher.set_metadata_lookup([&meta_cache](Party& p) { apply_metadata(meta_cache, p); });
+    MetadataEnricher metadata_enricher(meta_cache);
+    enricher.add_party_enricher(metadata_enricher);
     Pipeline pipeline((*bpf)->events_fd(), (*bpf)->lost_fd(), (*bpf)->ringbuf_bytes(), processes,
                       enricher);
     std::optional<StackResolver> stacks;
@@ -215,7 +217,7 @@ int run_agent(const AgentOptions& options, const std::atomic<bool>& stop,
     // Every container there is, and each new one as it appears, in the
     // kernel's policy maps before the first event asks for it.
     CgroupRegistrar registrar(cgroups.root(), policy,
-                              [&meta_cache](Party& p) { apply_metadata(meta_cache, p); });
+                              [&metadata_enricher](Party& p) { metadata_enricher.enrich(p); });
     if (auto st = registrar.start(); !st)
         spdlog::warn("cgroup watch unavailable ({}): containers are registered from their first "
                      "event, and decided by the posture for the unidentified until then",

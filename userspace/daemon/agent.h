@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/metadata_setup.h"
-#include "output/rotating_file.h"
 #include "loader/bpf_objects.h"
+#include "metadata/setup.h"
+#include "output/rotating_file.h"
 
 namespace podguard {
 

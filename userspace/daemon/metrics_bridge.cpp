@@ -4,14 +4,6 @@
 
 namespace podguard {
 
-void MetricsSink::consume(const Event& event) noexcept {
-    try {
-        metrics_.observe(event);
-    } catch (...) {
-        // A metrics failure must never stop the event flow.
-    }
-}
-
 void HealthReporter::update() {
     metrics_.set_lost(pipeline_.read_lost());
     if (guard_stats_fd_ >= 0) {

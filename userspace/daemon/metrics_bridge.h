@@ -1,6 +1,7 @@
-// Feeds the Prometheus exporter: every event through a sink, and the
-// agent's health (kernel loss counters, undecodable records, ring buffer,
-// BPF run time, providers) once a second from the pipeline thread.
+// Feeds the Prometheus exporter the agent's health (kernel loss counters,
+// undecodable records, ring buffer, BPF run time, providers) once a second
+// from the pipeline thread; the events themselves go through
+// sinks/metrics_sink.h.
 #pragma once
 
 #include <map>
@@ -10,19 +11,10 @@
 #include "metadata/cache.h"
 #include "metrics/bpf_stats.h"
 #include "metrics/metrics.h"
-#include "pipeline/event_sink.h"
 #include "pipeline/pipeline.h"
+#include "sinks/metrics_sink.h"
 
 namespace podguard {
-
-class MetricsSink : public EventSink {
-  public:
-    explicit MetricsSink(Metrics& metrics) : metrics_(metrics) {}
-    void consume(const Event& event) noexcept override;
-
-  private:
-    Metrics& metrics_;
-};
 
 class HealthReporter {
   public:

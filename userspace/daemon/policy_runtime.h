@@ -15,8 +15,8 @@
 #include "common/result.h"
 #include "enforce/policy_image.h"
 #include "enforce/policy_maps.h"
-#include "pipeline/event_sink.h"
 #include "policy/names.h"
+#include "sinks/event_sink.h"
 
 namespace podguard {
 

@@ -1,7 +1,9 @@
+#include <array>
 #include <cstring>
 #include <ctime>
 
 #include "decode/decode.h"
+#include "events/kinds.h"
 
 namespace podguard {
 
@@ -48,14 +50,6 @@ Action decode_action(uint8_t action) {
     }
 }
 
-namespace {
-
-template <class Raw> bool fits(size_t size) {
-    return size >= sizeof(Raw);
-}
-
-} // namespace
-
 Event decode_event_header(const pg_header& h, EventKind kind, const TimeBase& time) {
     Event e;
     e.time_ns = time.to_realtime(h.time_ns);
@@ -69,8 +63,34 @@ Event decode_event_header(const pg_header& h, EventKind kind, const TimeBase& ti
         e.first_time_ns = time.to_realtime(h.first_ns);
     }
     e.unidentified = (h.flags & PG_F_UNIDENTIFIED) != 0;
+    if (h.flags & PG_F_STACKS)
+        e.stack_ids = Event::StackIds{h.user_stack_id, h.kernel_stack_id};
     return e;
 }
+
+namespace {
+
+// One decoder per row of events/kinds.h, in its order.
+struct KindDecoder {
+    size_t record_size;
+    Event (*decode)(const void* record, const TimeBase& time);
+};
+
+template <class Raw, Event (*Decode)(const Raw&, const TimeBase&)>
+Event decode_as(const void* record, const TimeBase& time) {
+    return Decode(*static_cast<const Raw*>(record), time);
+}
+
+constexpr std::array<KindDecoder, kEventKinds.size()> kDecoders{{
+    {sizeof(pg_signal_event), decode_as<pg_signal_event, decode_signal>},
+    {sizeof(pg_ptrace_event), decode_as<pg_ptrace_event, decode_ptrace>},
+    {sizeof(pg_proc_access_event), decode_as<pg_proc_access_event, decode_proc_access>},
+    {sizeof(pg_process_event), decode_as<pg_process_event, decode_process>}, // fork
+    {sizeof(pg_process_event), decode_as<pg_process_event, decode_process>}, // exec
+    {sizeof(pg_process_event), decode_as<pg_process_event, decode_process>}, // exit
+}};
+
+} // namespace
 
 Result<Event> decode_record(const void* data, size_t size, const TimeBase& time) {
     if (size < sizeof(pg_header))
@@ -81,28 +101,13 @@ Result<Event> decode_record(const void* data, size_t size, const TimeBase& time)
         return make_error(std::string("truncated ") + what + " record of " + std::to_string(size) +
                           " bytes");
     };
-    switch (h.kind) {
-    case PG_EV_SIGNAL:
-        if (!fits<pg_signal_event>(size))
-            return too_short("signal");
-        return decode_signal(*static_cast<const pg_signal_event*>(data), time);
-    case PG_EV_PTRACE:
-        if (!fits<pg_ptrace_event>(size))
-            return too_short("ptrace");
-        return decode_ptrace(*static_cast<const pg_ptrace_event*>(data), time);
-    case PG_EV_PROC_ACCESS:
-        if (!fits<pg_proc_access_event>(size))
-            return too_short("proc_access");
-        return decode_proc_access(*static_cast<const pg_proc_access_event*>(data), time);
-    case PG_EV_FORK:
-    case PG_EV_EXEC:
-    case PG_EV_EXIT:
-        if (!fits<pg_process_event>(size))
-            return too_short("process");
-        return decode_process(*static_cast<const pg_process_event*>(data), time);
-    default:
+    const EventKindInfo* info = kind_from_wire(h.kind);
+    if (!info)
         return make_error("unknown event kind " + std::to_string(h.kind));
-    }
+    const KindDecoder& decoder = kDecoders[static_cast<size_t>(info->kind)];
+    if (size < decoder.record_size)
+        return too_short(info->name);
+    return decoder.decode(data, time);
 }
 
 } // namespace podguard

@@ -1,13 +1,13 @@
 #include <cstring>
 
 #include "decode/decode.h"
+#include "events/kinds.h"
 
 namespace podguard {
 
 Event decode_process(const pg_process_event& raw, const TimeBase& time) {
-    EventKind kind = raw.hdr.kind == PG_EV_FORK   ? EventKind::Fork
-                     : raw.hdr.kind == PG_EV_EXEC ? EventKind::Exec
-                                                  : EventKind::Exit;
+    const EventKindInfo* info = kind_from_wire(raw.hdr.kind);
+    EventKind kind = info && is_lifecycle(info->kind) ? info->kind : EventKind::Exit;
     Event e = decode_event_header(raw.hdr, kind, time);
     e.source = decode_party(raw.task, true);
     ProcessDetail d;

@@ -4,12 +4,10 @@
 namespace podguard {
 
 Event decode_signal(const pg_signal_event& raw, const TimeBase& time) {
-    Event e = decode_event_header(raw.hdr, EventKind::Signal, time);
-    e.source = decode_party(raw.source, true);
-    e.target = decode_party(raw.target, raw.hdr.flags & PG_F_TARGET_KNOWN);
+    Event e = decode_act_head(raw, EventKind::Signal, time);
     SignalDetail d;
     d.number = raw.sig;
-    d.syscall = syscall_name(raw.hdr.syscall);
+    d.syscall = static_cast<pg_syscall>(raw.hdr.syscall);
     d.result = raw.hdr.result;
     d.target_arg = raw.target_arg;
     d.tid_arg = raw.tid_arg;

@@ -1,6 +1,7 @@
 #include "enrich/enricher.h"
 
 #include "enrich/ancestry.h"
+#include "events/kinds.h"
 #include "process/proc_scan.h"
 #include "relation/relation.h"
 
@@ -23,12 +24,12 @@ int target_arg_of(const Event& e) {
 // was the old image (as the comm, read at entry, says).
 bool replaced_own_image(const Event& e) {
     auto* a = std::get_if<ProcAccessDetail>(&e.detail);
-    return a && a->result == 0 && (a->syscall == "execve" || a->syscall == "execveat");
+    return a && a->result == 0 && (a->syscall == PG_SYS_EXECVE || a->syscall == PG_SYS_EXECVEAT);
 }
 
 bool is_pidfd(const Event& e) {
     auto* s = std::get_if<SignalDetail>(&e.detail);
-    return s && s->syscall == "pidfd_send_signal";
+    return s && s->syscall == PG_SYS_PIDFD_SEND_SIGNAL;
 }
 
 } // namespace
@@ -44,17 +45,7 @@ void Enricher::resolve_unknown_target(Event& e) {
                                  : processes_.find_in_namespace(e.source.pidns, arg);
     if (!r || r->exited_ns)
         return;
-    Party& t = e.target;
-    t.known = true;
-    t.pid = t.tid = r->pid;
-    t.ns_pid = t.ns_tid = r->ns_pid;
-    t.uid = t.euid = r->uid;
-    t.pidns = r->pidns;
-    t.mntns = r->mntns;
-    t.cgroup_id = r->cgroup_id;
-    t.start_ns = r->start_ns;
-    t.ppid = r->ppid;
-    t.comm = r->comm;
+    e.target = party_of(*r);
 }
 
 std::optional<ContainerInfo> Enricher::container_of(uint64_t cgroup_id) {
@@ -74,8 +65,8 @@ void Enricher::enrich_party(Party& p) {
     if (const ProcessRecord* r = processes_.find(p.pid))
         p.exe = r->exe;
     p.container = container_of(p.cgroup_id);
-    if (metadata_)
-        metadata_(p);
+    for (const PartyEnricher* enricher : party_enrichers_)
+        enricher->enrich(p);
 }
 
 void Enricher::enrich(Event& e) {
@@ -84,8 +75,7 @@ void Enricher::enrich(Event& e) {
         if (const ProcessRecord* r = processes_.find(e.source.pid);
             r && r->start_ns / 10000000 == e.source.start_ns / 10000000)
             e.source.exe = r->exe_before_exec;
-    if (e.kind == EventKind::Signal || e.kind == EventKind::Ptrace ||
-        e.kind == EventKind::ProcAccess) {
+    if (!is_lifecycle(e.kind)) {
         resolve_unknown_target(e);
         enrich_party(e.target);
         e.relation = classify_relation(e.source, e.target);

@@ -1,24 +1,25 @@
 // Layers identity onto both sides of a decoded event (Falco libsinsp style):
 // process table (exe, args), cgroup (container id, runtime, pod uid),
-// then metadata providers (names, image, pod labels) when present.
+// then the PartyEnrichers the daemon chose (names, image, pod labels).
 #pragma once
 
-#include <functional>
+#include <vector>
 
 #include "container/cgroup_resolver.h"
+#include "enrich/party_enricher.h"
 #include "events/event.h"
 #include "process/process_table.h"
 
 namespace podguard {
 
-// Fills container/pod names from a metadata source; may leave them empty.
-using MetadataLookup = std::function<void(Party&)>;
-
 class Enricher {
   public:
     Enricher(CgroupResolver& cgroups, const ProcessTable& processes)
         : cgroups_(cgroups), processes_(processes) {}
-    void set_metadata_lookup(MetadataLookup lookup) { metadata_ = std::move(lookup); }
+    // Runs after the cgroup layer, in the order added; not owned.
+    void add_party_enricher(const PartyEnricher& enricher) {
+        party_enrichers_.push_back(&enricher);
+    }
 
     // Fills both parties and the relation.
     void enrich(Event& event);
@@ -30,7 +31,7 @@ class Enricher {
 
     CgroupResolver& cgroups_;
     const ProcessTable& processes_;
-    MetadataLookup metadata_;
+    std::vector<const PartyEnricher*> party_enrichers_;
 };
 
 } // namespace podguard

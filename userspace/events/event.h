@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "podguard.h" // enum pg_syscall
+
 namespace podguard {
 
 enum class EventKind { Signal, Ptrace, ProcAccess, Fork, Exec, Exit };
@@ -62,9 +64,11 @@ struct Party {
     std::optional<PodInfo> pod;
 };
 
+// The syscall an act came from stays the kernel's enum pg_syscall until
+// output (events/names.h's syscall_name): later steps compare enums.
 struct SignalDetail {
     int number = 0;
-    std::string syscall;
+    pg_syscall syscall = PG_SYS_NONE;
     int64_t result = 0;
     int target_arg = 0;
     int tid_arg = 0;
@@ -75,7 +79,7 @@ struct SignalDetail {
 
 struct PtraceDetail {
     int64_t request = 0;
-    std::string syscall;
+    pg_syscall syscall = PG_SYS_NONE;
     int64_t result = 0;
     int target_arg = 0;
 };
@@ -83,11 +87,13 @@ struct PtraceDetail {
 struct ProcAccessDetail {
     std::string path;
     std::string entry;
-    std::string syscall;
+    pg_syscall syscall = PG_SYS_NONE;
     int64_t result = 0;
     int target_arg = 0;
-    int dirfd = 0;
+    int dirfd = 0; // AT_FDCWD: none
     bool truncated = false;
+    // The path was relative, resolved against the cwd or dirfd.
+    bool relative = false;
     // Path read after the syscall (not resident at entry): any decision,
     // and a kill by the fallback, came after the operation.
     bool read_at_exit = false;
@@ -150,7 +156,13 @@ struct Event {
     // The source's parent, grandparent, ... nearest first, up to whoever
     // started the source's container (or host init). Empty when not filled.
     std::vector<AncestorInfo> ancestry;
-    // Only with --stacks.
+    // Only with --stacks: the kernel's ids of the source's stacks at the
+    // hook (negative: bpf_get_stackid's error), and the frames they name.
+    struct StackIds {
+        int32_t user = 0;
+        int32_t kernel = 0;
+    };
+    std::optional<StackIds> stack_ids;
     std::optional<EventStacks> stacks;
     // The event contract's JSON, rendered once by output's event_json() for
     // every sink that needs it (the stream and the store). Sinks see the

@@ -1,23 +1,11 @@
 #include "events/event.h"
+#include "events/kinds.h"
 
 namespace podguard {
 
 const char* to_string(EventKind kind) {
-    switch (kind) {
-    case EventKind::Signal:
-        return "signal";
-    case EventKind::Ptrace:
-        return "ptrace";
-    case EventKind::ProcAccess:
-        return "proc_access";
-    case EventKind::Fork:
-        return "fork";
-    case EventKind::Exec:
-        return "exec";
-    case EventKind::Exit:
-        return "exit";
-    }
-    return "unknown";
+    auto i = static_cast<std::size_t>(kind);
+    return i < kEventKinds.size() ? kEventKinds[i].name : "unknown";
 }
 
 const char* to_string(Relation relation) {

@@ -1,26 +1,15 @@
 #include "metrics/metrics.h"
 
-#include <arpa/inet.h>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fmt/format.h>
-#include <functional>
-#include <netinet/in.h>
-#include <prometheus/client_metric.h>
-#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
-#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <thread>
-#include <unistd.h>
-#include <unordered_map>
 
 #include "events/names.h"
 #include "metrics/health.h"
@@ -33,8 +22,6 @@
 namespace podguard {
 
 namespace {
-
-constexpr const char* kOverflow = "_overflow";
 
 double now_seconds() {
     using namespace std::chrono;
@@ -65,263 +52,7 @@ prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& regist
         .Register(registry);
 }
 
-// Which party an event is a pod's activity for: the actor when it runs in a
-// container, else the target's pod (host reaching into a pod).
-const Party* attributed_party(const Event& event) {
-    if (event.source.container || event.source.pod)
-        return &event.source;
-    if (event.target.known && (event.target.container || event.target.pod))
-        return &event.target;
-    return nullptr;
-}
-
-struct PodIdentity {
-    std::string_view ns, pod, container;
-};
-
-// Names when a metadata provider gave them, else the ids the cgroup path
-// gives (pod uid, short container id): pods seen without metadata (no
-// provider, provider down, a pod too new for the cache) then stay apart,
-// instead of all counting in one series with empty labels that no operator
-// can trace back to a pod.
-PodIdentity identity_of(const Party& party) {
-    PodIdentity id;
-    if (party.pod) {
-        id.ns = party.pod->namespace_;
-        id.pod = party.pod->name;
-        if (id.pod.empty())
-            id.pod = party.pod->uid;
-    }
-    if (party.container) {
-        if (id.pod.empty())
-            id.pod = party.container->pod_uid;
-        id.container = party.container->name;
-        if (id.container.empty())
-            id.container = std::string_view(party.container->id).substr(0, 12);
-    }
-    return id;
-}
-
-struct ParsedAddress {
-    int family = AF_INET;
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-};
-
-Result<ParsedAddress> parse_address(std::string_view address) {
-    auto colon = address.rfind(':');
-    if (colon == std::string_view::npos || colon == 0)
-        return make_error(fmt::format("metrics address '{}' is not HOST:PORT", address));
-    std::string_view host = address.substr(0, colon);
-    std::string_view port_text = address.substr(colon + 1);
-    unsigned port = 0;
-    if (port_text.empty() || port_text.size() > 5)
-        return make_error(fmt::format("metrics address '{}' has no valid port", address));
-    for (char c : port_text) {
-        if (c < '0' || c > '9')
-            return make_error(fmt::format("metrics address '{}' has no valid port", address));
-        port = port * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (port > 65535)
-        return make_error(fmt::format("metrics address '{}': port out of range", address));
-
-    ParsedAddress out;
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        std::string ip(host.substr(1, host.size() - 2));
-        auto* sa = reinterpret_cast<sockaddr_in6*>(&out.addr);
-        if (inet_pton(AF_INET6, ip.c_str(), &sa->sin6_addr) != 1)
-            return make_error(
-                fmt::format("metrics address '{}': '{}' is not an IPv6 address", address, ip));
-        sa->sin6_family = AF_INET6;
-        sa->sin6_port = htons(static_cast<uint16_t>(port));
-        out.family = AF_INET6;
-        out.len = sizeof(sockaddr_in6);
-    } else {
-        std::string ip(host);
-        auto* sa = reinterpret_cast<sockaddr_in*>(&out.addr);
-        if (inet_pton(AF_INET, ip.c_str(), &sa->sin_addr) != 1)
-            return make_error(fmt::format(
-                "metrics address '{}': '{}' is not an IPv4 address (use an IP literal, IPv6 "
-                "as [ADDR]:PORT)",
-                address, ip));
-        sa->sin_family = AF_INET;
-        sa->sin_port = htons(static_cast<uint16_t>(port));
-        out.family = AF_INET;
-        out.len = sizeof(sockaddr_in);
-    }
-    return out;
-}
-
-// civetweb only says that it could not start; binding the address ourselves
-// tells the operator why.
-std::string bind_diagnosis(std::string_view address, const char* fallback) {
-    auto parsed = parse_address(address);
-    if (!parsed)
-        return parsed.error().message;
-    int fd = socket(parsed->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return std::strerror(errno);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    std::string why = fallback;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&parsed->addr), parsed->len) != 0)
-        why = std::strerror(errno);
-    close(fd);
-    return why;
-}
-
-void wake_listener(std::string_view address, uint16_t port) {
-    auto parsed = parse_address(address);
-    if (!parsed)
-        return;
-    auto& storage = parsed->addr;
-    if (parsed->family == AF_INET) {
-        auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
-        sa->sin_port = htons(port);
-        if (sa->sin_addr.s_addr == htonl(INADDR_ANY))
-            sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else {
-        auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
-        sa->sin6_port = htons(port);
-        if (IN6_IS_ADDR_UNSPECIFIED(&sa->sin6_addr))
-            sa->sin6_addr = in6addr_loopback;
-    }
-    int fd = socket(parsed->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return;
-    (void)connect(fd, reinterpret_cast<sockaddr*>(&storage), parsed->len);
-    close(fd);
-}
-
 } // namespace
-
-Result<PodLabels> parse_pod_labels(std::string_view text) {
-    if (text == "off")
-        return PodLabels::Off;
-    if (text == "namespace")
-        return PodLabels::Namespace;
-    if (text == "pod")
-        return PodLabels::NamespacePod;
-    if (text == "container")
-        return PodLabels::NamespacePodContainer;
-    return make_error(
-        fmt::format("pod labels '{}': expected off, namespace, pod or container", text));
-}
-
-const char* to_string(PodLabels labels) {
-    switch (labels) {
-    case PodLabels::Off:
-        return "off";
-    case PodLabels::Namespace:
-        return "namespace";
-    case PodLabels::NamespacePod:
-        return "pod";
-    case PodLabels::NamespacePodContainer:
-        return "container";
-    }
-    return "unknown";
-}
-
-Status validate_metrics_address(std::string_view address) {
-    auto parsed = parse_address(address);
-    if (!parsed)
-        return parsed.error();
-    return {};
-}
-
-// --- pod-level series cache ------------------------------------------------
-
-namespace {
-
-struct PodKeyView {
-    std::string_view ns, pod, container;
-    bool operator==(const PodKeyView&) const = default;
-};
-
-struct PodKey {
-    std::string ns, pod, container;
-    operator PodKeyView() const { return {ns, pod, container}; }
-};
-
-struct PodKeyHash {
-    using is_transparent = void;
-    std::size_t operator()(PodKeyView k) const {
-        std::hash<std::string_view> h;
-        std::size_t v = h(k.ns);
-        v = v * 1000003u ^ h(k.pod);
-        v = v * 1000003u ^ h(k.container);
-        return v;
-    }
-};
-
-struct PodKeyEq {
-    using is_transparent = void;
-    bool operator()(PodKeyView a, PodKeyView b) const { return a == b; }
-};
-
-std::vector<prometheus::ClientMetric::Label> identity_labels(PodLabels mode, const PodKey& key) {
-    std::vector<prometheus::ClientMetric::Label> labels{{"namespace", key.ns}};
-    if (mode != PodLabels::Namespace)
-        labels.push_back({"pod", key.pod});
-    if (mode == PodLabels::NamespacePodContainer)
-        labels.push_back({"container", key.container});
-    return labels;
-}
-
-} // namespace
-
-struct Metrics::PodEntry {
-    PodKey key;
-    std::vector<prometheus::ClientMetric::Label> identity; // as chosen by PodLabels
-    std::array<std::atomic<uint64_t>, kKinds * kRelations * kActions> counts{};
-};
-
-struct Metrics::PodTable {
-    std::unordered_map<PodKey, std::unique_ptr<PodEntry>, PodKeyHash, PodKeyEq> entries;
-    std::unique_ptr<PodEntry> overflow;
-    // kind, relation, action labels of each counts[] slot.
-    std::array<std::array<prometheus::ClientMetric::Label, 3>, kKinds * kRelations * kActions>
-        slot_labels;
-    std::atomic<std::size_t> nonzero_slots{0}; // series to expect at the next scrape
-};
-
-// podguard_pod_events_total straight from the PodTable: a prometheus::Family
-// would keep a std::map of labels per series and copy it at every scrape,
-// which is most of the scrape time at 10k series.
-class Metrics::PodEventsCollectable : public prometheus::Collectable {
-  public:
-    explicit PodEventsCollectable(const Metrics& metrics) : metrics_(metrics) {}
-
-    std::vector<prometheus::MetricFamily> Collect() const override {
-        const auto& spec = metric_spec(MetricId::PodEventsTotal);
-        prometheus::MetricFamily family{
-            std::string(spec.name), std::string(spec.help), prometheus::MetricType::Counter, {}};
-        std::shared_lock lock(metrics_.pod_mu_);
-        const PodTable& table = *metrics_.pods_;
-        family.metric.reserve(table.nonzero_slots.load(std::memory_order_relaxed));
-        auto add = [&](const PodEntry& entry) {
-            for (std::size_t slot = 0; slot < entry.counts.size(); ++slot) {
-                uint64_t count = entry.counts[slot].load(std::memory_order_relaxed);
-                if (count == 0)
-                    continue;
-                prometheus::ClientMetric& metric = family.metric.emplace_back();
-                metric.label.reserve(entry.identity.size() + 3);
-                metric.label = entry.identity;
-                metric.label.insert(metric.label.end(), table.slot_labels[slot].begin(),
-                                    table.slot_labels[slot].end());
-                metric.counter.value = static_cast<double>(count);
-            }
-        };
-        for (const auto& [key, entry] : table.entries)
-            add(*entry);
-        if (table.overflow)
-            add(*table.overflow);
-        return {std::move(family)};
-    }
-
-  private:
-    const Metrics& metrics_;
-};
 
 // --- Metrics ---------------------------------------------------------------
 
@@ -378,7 +109,7 @@ void Metrics::build() {
         for (std::size_t r = 0; r < kRelations; ++r)
             for (std::size_t a = 0; a < kActions; ++a)
                 events_[(k * kRelations + r) * kActions + a] =
-                    &events.Add({{"kind", to_string(static_cast<EventKind>(k))},
+                    &events.Add({{"kind", kEventKinds[k].name},
                                  {"relation", to_string(static_cast<Relation>(r))},
                                  {"action", to_string(static_cast<Action>(a))}});
 
@@ -387,7 +118,7 @@ void Metrics::build() {
         for (std::size_t a = 0; a < kActions; ++a)
             for (std::size_t m = 0; m < kModes; ++m)
                 decisions_[(k * kActions + a) * kModes + m] =
-                    &decisions.Add({{"kind", to_string(static_cast<EventKind>(k))},
+                    &decisions.Add({{"kind", kEventKinds[k].name},
                                     {"action", to_string(static_cast<Action>(a))},
                                     {"mode", to_string(static_cast<EnforcementMode>(m))}});
 
@@ -396,29 +127,29 @@ void Metrics::build() {
         mode_gauges_[m] = &mode.Add({{"mode", to_string(static_cast<EnforcementMode>(m))}});
     may_complete_ = &gauge_family(reg, MetricId::EnforcementMayComplete).Add({});
 
-    if (config_.pod_labels != PodLabels::Off) {
-        pods_ = std::make_unique<PodTable>();
-        for (std::size_t k = 0; k < kKinds; ++k)
-            for (std::size_t r = 0; r < kRelations; ++r)
-                for (std::size_t a = 0; a < kActions; ++a)
-                    pods_->slot_labels[(k * kRelations + r) * kActions + a] = {{
-                        {"kind", to_string(static_cast<EventKind>(k))},
-                        {"relation", to_string(static_cast<Relation>(r))},
-                        {"action", to_string(static_cast<Action>(a))},
-                    }};
-        pod_events_ = std::make_shared<PodEventsCollectable>(*this);
-    }
     build_flood(reg);
     overflow_ = &counter_family(reg, MetricId::SeriesOverflowTotal).Add({});
     pod_series_ = &gauge_family(reg, MetricId::PodSeries).Add({});
+    if (config_.pod_labels != PodLabels::Off) {
+        std::vector<PodSeries::SlotLabels> slots(kKinds * kRelations * kActions);
+        for (std::size_t k = 0; k < kKinds; ++k)
+            for (std::size_t r = 0; r < kRelations; ++r)
+                for (std::size_t a = 0; a < kActions; ++a)
+                    slots[(k * kRelations + r) * kActions + a] = {{
+                        {"kind", kEventKinds[k].name},
+                        {"relation", to_string(static_cast<Relation>(r))},
+                        {"action", to_string(static_cast<Action>(a))},
+                    }};
+        pod_events_ = std::make_shared<PodSeries>(config_.pod_labels, config_.max_pod_series,
+                                                  std::move(slots), *overflow_, *pod_series_);
+    }
 
     // Pre-created at 0 so that increase() sees the first loss.
     auto& lost = counter_family(reg, MetricId::EventsLostTotal);
-    for (std::size_t k = 1; k < PG_EV_KIND_MAX; ++k)
+    for (const EventKindInfo& kind : kEventKinds)
         for (std::size_t r = 0; r < PG_LOST_REASON_MAX; ++r)
-            lost_[k * PG_LOST_REASON_MAX + r].counter =
-                &lost.Add({{"kind", to_string(static_cast<EventKind>(k - 1))},
-                           {"reason", lost_reason_name(r)}});
+            lost_[kind.wire * PG_LOST_REASON_MAX + r].counter =
+                &lost.Add({{"kind", kind.name}, {"reason", lost_reason_name(r)}});
     for (std::size_t r = 0; r < PG_LOST_REASON_MAX; ++r)
         lost_[r].counter = nullptr; // kind 0: created when the kernel ever counts one
     lost_family_ = &lost;
@@ -464,88 +195,17 @@ void Metrics::observe(const Event& event) {
         decisions_[(k * kActions + a) * kModes + m]->Increment();
     }
 
-    if (!pods_)
-        return;
-    const Party* party = attributed_party(event);
-    if (!party)
-        return;
-    auto [ns, pod, container] = identity_of(*party);
-    if (config_.pod_labels != PodLabels::NamespacePodContainer)
-        container = {};
-    if (config_.pod_labels == PodLabels::Namespace)
-        pod = {};
-    std::size_t slot = (k * kRelations + r) * kActions + a;
-
-    auto count = [&](PodEntry& entry) {
-        if (entry.counts[slot].fetch_add(1, std::memory_order_relaxed) == 0)
-            pods_->nonzero_slots.fetch_add(1, std::memory_order_relaxed);
-    };
-    {
-        std::shared_lock lock(pod_mu_);
-        auto& table = *pods_;
-        auto it = table.entries.find(PodKeyView{ns, pod, container});
-        if (it != table.entries.end()) {
-            count(*it->second);
-            return;
-        }
-        if (table.overflow && table.entries.size() >= config_.max_pod_series) {
-            overflow_->Increment();
-            count(*table.overflow);
-            return;
-        }
-    }
-    std::unique_lock lock(pod_mu_);
-    count(pod_entry(ns, pod, container));
-}
-
-Metrics::PodEntry& Metrics::pod_entry(std::string_view ns, std::string_view pod,
-                                      std::string_view container) {
-    auto& table = *pods_;
-    if (auto it = table.entries.find(PodKeyView{ns, pod, container}); it != table.entries.end())
-        return *it->second;
-    if (table.entries.size() >= config_.max_pod_series) {
-        overflow_->Increment();
-        if (!table.overflow) {
-            table.overflow = std::make_unique<PodEntry>();
-            table.overflow->key = {kOverflow, kOverflow, kOverflow};
-            table.overflow->identity = identity_labels(config_.pod_labels, table.overflow->key);
-        }
-        return *table.overflow;
-    }
-    auto entry = std::make_unique<PodEntry>();
-    entry->key = {std::string(ns), std::string(pod), std::string(container)};
-    entry->identity = identity_labels(config_.pod_labels, entry->key);
-    PodKey key = entry->key;
-    auto& ref = *entry;
-    table.entries.emplace(std::move(key), std::move(entry));
-    pod_series_->Set(static_cast<double>(table.entries.size()));
-    return ref;
+    if (pod_events_)
+        pod_events_->observe(event, (k * kRelations + r) * kActions + a);
 }
 
 void Metrics::forget_pod(std::string_view ns, std::string_view pod) {
-    if (!pods_ || config_.pod_labels == PodLabels::Namespace)
-        return;
-    std::unique_lock lock(pod_mu_);
-    auto& entries = pods_->entries;
-    for (auto it = entries.begin(); it != entries.end();) {
-        if (it->first.ns == ns && it->first.pod == pod) {
-            std::size_t used = 0;
-            for (const auto& c : it->second->counts)
-                used += c.load(std::memory_order_relaxed) != 0;
-            pods_->nonzero_slots.fetch_sub(used, std::memory_order_relaxed);
-            it = entries.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    pod_series_->Set(static_cast<double>(entries.size()));
+    if (pod_events_)
+        pod_events_->forget_pod(ns, pod);
 }
 
 std::size_t Metrics::pod_series() const {
-    if (!pods_)
-        return 0;
-    std::shared_lock lock(pod_mu_);
-    return pods_->entries.size();
+    return pod_events_ ? pod_events_->size() : 0;
 }
 
 void Metrics::set_enforcement_mode(EnforcementMode mode) {

@@ -4,9 +4,7 @@
 //
 // Threading: every method may be called from any thread. observe() is the
 // per-event path: the global series are pre-created (an array index and an
-// atomic add); the pod-level counts are plain atomics per label tuple, found
-// by a heterogeneous hash lookup under a shared lock (no allocation once a
-// tuple has been seen) and turned into series only when scraped.
+// atomic add); the pod-level counts are metrics/pod_series.h's.
 #pragma once
 
 #include <array>
@@ -16,15 +14,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
 #include "events/event.h"
+#include "events/kinds.h"
 #include "loader/kernel_probe.h" // EnforcementMode
 #include "metrics/bpf_stats.h"
+#include "metrics/listen_address.h"
+#include "metrics/pod_series.h"
 #include "podguard.h"
 
 namespace prometheus {
@@ -37,17 +37,6 @@ template <class T> class Family;
 } // namespace prometheus
 
 namespace podguard {
-
-// Which identity labels podguard_pod_events_total carries.
-enum class PodLabels {
-    Off,                   // the metric is not exported
-    Namespace,             // {namespace}
-    NamespacePod,          // {namespace, pod}
-    NamespacePodContainer, // {namespace, pod, container}
-};
-// "off", "namespace", "pod", "container" (CLI spelling).
-Result<PodLabels> parse_pod_labels(std::string_view text);
-const char* to_string(PodLabels labels);
 
 inline constexpr const char* kDefaultMetricsAddress = "127.0.0.1:9417";
 
@@ -70,10 +59,6 @@ struct FloodSource {
     std::string pod;
     std::string container; // name, short id, or "host"
 };
-
-// Checks the HOST:PORT form Metrics::start accepts (IP literals only: the
-// exporter never resolves names).
-Status validate_metrics_address(std::string_view address);
 
 class Metrics {
   public:
@@ -142,8 +127,6 @@ class Metrics {
     std::string render() const;
 
   private:
-    struct PodTable;
-    struct PodEntry;
     struct FollowedCounter {
         prometheus::Counter* counter = nullptr;
         uint64_t last = 0;
@@ -155,11 +138,9 @@ class Metrics {
     struct FloodFamilies;
     void build_flood(prometheus::Registry& registry);
     std::shared_ptr<FloodFamilies> flood_; // shared_ptr: complete only in flood_metrics.cpp
-    class PodEventsCollectable;
-    PodEntry& pod_entry(std::string_view ns, std::string_view pod, std::string_view container);
 
-    static constexpr std::size_t kKinds = 6, kRelations = 7, kActions = 4, kModes = 3,
-                                 kDecisionKinds = 3;
+    static constexpr std::size_t kKinds = kEventKinds.size(), kDecisionKinds = kActKinds,
+                                 kRelations = 7, kActions = 4, kModes = 3;
 
     MetricsConfig config_;
     std::shared_ptr<prometheus::Registry> registry_;
@@ -186,11 +167,7 @@ class Metrics {
     prometheus::Gauge* reload_timestamp_ = nullptr;
     prometheus::Gauge* policy_rules_ = nullptr;
 
-    // Shared: observe() on a known tuple and scrapes; exclusive: new tuples
-    // and forget_pod().
-    mutable std::shared_mutex pod_mu_;
-    std::unique_ptr<PodTable> pods_;                   // null: PodLabels::Off
-    std::shared_ptr<PodEventsCollectable> pod_events_; // exports pods_
+    std::shared_ptr<PodSeries> pod_events_; // null: PodLabels::Off
 
     // Everything below changes off the event path (or rarely).
     std::mutex mu_;

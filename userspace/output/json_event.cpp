@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include <ctime>
+#include <fcntl.h> // AT_FDCWD
 #include <fmt/format.h>
 #include <unordered_map>
 
+#include "events/kinds.h"
 #include "events/names.h"
 #include "output/event_identity.h"
 
@@ -66,9 +68,24 @@ struct AncestorText {
     std::string json; // "exe":"...","args":"...",
 };
 
+// What rendering remembers from one event to the next. One per thread:
+// events are rendered on the pipeline thread and, in tests and the store's
+// tools, on others; nothing here is shared, so no lock.
+struct RenderMemory {
+    std::unordered_map<uint64_t, AncestorText> ancestors; // by (pid, start)
+    uint64_t second = UINT64_MAX;                         // of `second_prefix`
+    char second_prefix[32] = {};                          // "2026-11-23T13:45:56."
+    size_t expected_size = 2048;                          // of the last event's JSON
+};
+
+RenderMemory& render_memory() {
+    thread_local RenderMemory memory;
+    return memory;
+}
+
 void append_ancestor_text(const AncestorInfo& a, std::string& out) {
     constexpr size_t kMaxRemembered = 4096;
-    thread_local std::unordered_map<uint64_t, AncestorText> remembered;
+    auto& remembered = render_memory().ancestors;
     const uint64_t key = (uint64_t(a.pid) << 40) ^ a.start_ns;
     auto it = remembered.find(key);
     if (it == remembered.end() || it->second.exe != a.exe || it->second.args != a.args) {
@@ -234,8 +251,9 @@ void append_json_string(std::string_view in, std::string& out) {
 std::string format_rfc3339_ns(uint64_t realtime_ns) {
     // Events come many to a second: the calendar part is formatted once per
     // second, only the nanoseconds for each event.
-    thread_local uint64_t cached_second = UINT64_MAX;
-    thread_local char prefix[32];
+    RenderMemory& memory = render_memory();
+    uint64_t& cached_second = memory.second;
+    char(&prefix)[32] = memory.second_prefix;
     const uint64_t second = realtime_ns / 1000000000ull;
     if (second != cached_second) {
         time_t secs = static_cast<time_t>(second);
@@ -279,9 +297,7 @@ void append_event_json(const Event& e, std::string& out) {
     key(out, "source");
     append_party(e.source, out);
     out += ',';
-    const bool lifecycle =
-        e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
-    if (!lifecycle) {
+    if (!is_lifecycle(e.kind)) {
         key(out, "target");
         append_party(e.target, out);
         out += ',';
@@ -291,7 +307,7 @@ void append_event_json(const Event& e, std::string& out) {
         out += '{';
         num_field(out, "number", s->number);
         str_field(out, "name", signal_name(s->number));
-        str_field(out, "syscall", s->syscall);
+        str_field(out, "syscall", syscall_name(s->syscall));
         num_field(out, "result", s->result);
         num_field(out, "target_arg", s->target_arg);
         if (s->tid_arg)
@@ -305,9 +321,9 @@ void append_event_json(const Event& e, std::string& out) {
         key(out, "ptrace");
         out += '{';
         num_field(out, "request", p->request);
-        if (p->syscall == "ptrace")
+        if (p->syscall == PG_SYS_PTRACE)
             str_field(out, "request_name", ptrace_request_name(p->request));
-        str_field(out, "syscall", p->syscall);
+        str_field(out, "syscall", syscall_name(p->syscall));
         num_field(out, "result", p->result);
         num_field(out, "target_arg", p->target_arg);
         close_object(out);
@@ -316,10 +332,10 @@ void append_event_json(const Event& e, std::string& out) {
         out += '{';
         str_field(out, "path", a->path);
         str_field(out, "entry", a->entry);
-        str_field(out, "syscall", a->syscall);
+        str_field(out, "syscall", syscall_name(a->syscall));
         num_field(out, "result", a->result);
         num_field(out, "target_arg", a->target_arg);
-        if (a->dirfd != -100)
+        if (a->dirfd != AT_FDCWD)
             num_field(out, "dirfd", a->dirfd);
         if (a->truncated)
             out += "\"truncated\":true,";
@@ -327,6 +343,8 @@ void append_event_json(const Event& e, std::string& out) {
             out += "\"read_at_exit\":true,";
         if (a->by_object)
             out += "\"by_object\":true,";
+        if (a->relative)
+            out += "\"relative\":true,";
         close_object(out);
     } else if (auto* pr = std::get_if<ProcessDetail>(&e.detail)) {
         key(out, "process");
@@ -374,7 +392,7 @@ const std::string& event_json(const Event& e) {
     if (text.empty()) {
         // Sized from the previous event: events with ancestry run to several
         // KB, and each doubling step was a malloc.
-        thread_local size_t expected = 2048;
+        size_t& expected = render_memory().expected_size;
         text.reserve(expected);
         append_event_json(e, text);
         expected = std::max<size_t>(2048, text.size() + text.size() / 8);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "events/kinds.h"
 #include "events/names.h"
 
 namespace podguard {
@@ -112,30 +113,28 @@ void Pipeline::handle(const void* data, size_t size) {
         return;
     }
     Event& event = *decoded;
-    const auto* hdr = static_cast<const pg_header*>(data);
-    ++stats_.by_kind[hdr->kind < PG_EV_KIND_MAX ? hdr->kind : 0];
-    if (hdr->flags & PG_F_SUMMARY) {
+    ++stats_.by_kind[kind_info(event.kind).wire];
+    if (event.summary) {
         ++stats_.summaries;
-        stats_.summary_acts += hdr->count;
+        stats_.summary_acts += event.count;
     }
     // The process table learns first, so that this event is already
     // enriched with what it says (an exec's new exe).
-    if (hdr->kind == PG_EV_FORK || hdr->kind == PG_EV_EXEC || hdr->kind == PG_EV_EXIT) {
-        const auto* raw = static_cast<const pg_process_event*>(data);
+    if (is_lifecycle(event.kind)) {
         const auto& detail = std::get<ProcessDetail>(event.detail);
-        if (hdr->kind == PG_EV_FORK)
-            processes_.on_fork(raw->task);
-        else if (hdr->kind == PG_EV_EXEC)
-            processes_.on_exec(raw->task, detail.filename, detail.args);
+        if (event.kind == EventKind::Fork)
+            processes_.on_fork(event.source);
+        else if (event.kind == EventKind::Exec)
+            processes_.on_exec(event.source, detail.filename, detail.args);
         else
-            processes_.on_exit(raw->task, raw->hdr.time_ns);
+            processes_.on_exit(event.source, time_.to_boottime(event.time_ns));
     }
     if (stacks_) {
-        if (hdr->kind == PG_EV_EXEC || hdr->kind == PG_EV_EXIT)
-            stacks_->forget(static_cast<const pg_process_event*>(data)->task.pid);
-        else if (hdr->flags & PG_F_STACKS)
+        if (event.kind == EventKind::Exec || event.kind == EventKind::Exit)
+            stacks_->forget(event.source.pid);
+        else if (event.stack_ids)
             event.stacks = stacks_->resolve(event.source.pid, event.source.start_ns,
-                                            hdr->user_stack_id, hdr->kernel_stack_id);
+                                            event.stack_ids->user, event.stack_ids->kernel);
     }
     enricher_.enrich(event);
     for (EventSink* sink : sinks_)

@@ -4,14 +4,15 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/result.h"
 #include "decode/decode.h"
 #include "enrich/enricher.h"
-#include "pipeline/event_sink.h"
 #include "podguard.h"
 #include "process/process_table.h"
+#include "sinks/event_sink.h"
 
 struct ring_buffer;
 

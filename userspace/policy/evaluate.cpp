@@ -140,9 +140,9 @@ std::optional<OperationFacts> operation_facts(const Event& event, uint32_t agent
             return std::nullopt;
         op.kind = OperationKind::Ptrace;
         op.ptrace_request = d->request;
-        if (d->syscall == "process_vm_readv")
+        if (d->syscall == PG_SYS_PROCESS_VM_READV)
             op.via = PtraceVia::ProcessVmReadv;
-        else if (d->syscall == "process_vm_writev")
+        else if (d->syscall == PG_SYS_PROCESS_VM_WRITEV)
             op.via = PtraceVia::ProcessVmWritev;
         return op;
     }

@@ -17,6 +17,25 @@ bool alive(uint32_t tgid, uint32_t tid) {
     return stat(p.c_str(), &st) == 0;
 }
 
+// A party as the kernel's process cache keeps it (decode/party.cpp's
+// decode_party reads it back).
+pg_task task_of(const Party& p) {
+    pg_task t{};
+    t.pid = p.pid;
+    t.tid = p.tid;
+    t.ns_pid = p.ns_pid;
+    t.ns_tid = p.ns_tid;
+    t.uid = p.uid;
+    t.euid = p.euid;
+    t.pidns = p.pidns;
+    t.mntns = p.mntns;
+    t.cgroup_id = p.cgroup_id;
+    t.start_ns = p.start_ns;
+    t.ppid = p.ppid;
+    strncpy(t.comm, p.comm.c_str(), sizeof(t.comm) - 1);
+    return t;
+}
+
 } // namespace
 
 Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
@@ -42,20 +61,8 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
         ++stats.threads;
         if (s.tid != s.tgid)
             continue;
-        pg_task t{};
-        t.pid = s.tgid;
-        t.tid = s.tid;
-        t.ns_pid = s.nspids.back();
-        t.ns_tid = s.nspids.back();
-        t.uid = s.uid;
-        t.euid = s.euid;
-        t.pidns = s.pidns;
-        t.mntns = s.mntns;
-        t.start_ns = s.start_ns;
-        t.ppid = s.ppid;
-        if (auto it = cgroup_ids.find(s.cgroup_path); it != cgroup_ids.end())
-            t.cgroup_id = it->second;
-        strncpy(t.comm, s.comm.c_str(), sizeof(t.comm) - 1);
+        auto cgroup = cgroup_ids.find(s.cgroup_path);
+        pg_task t = task_of(party_of(s, cgroup != cgroup_ids.end() ? cgroup->second : 0));
         if (bpf_map_update_elem(procs_fd, &t.pid, &t, BPF_NOEXIST) != 0 && errno != EEXIST)
             return make_error(std::string("cannot seed process cache: ") + strerror(errno));
         ++stats.processes;

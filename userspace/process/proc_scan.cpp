@@ -119,4 +119,22 @@ std::vector<ProcSnapshot> scan_processes(bool with_threads) {
     return out;
 }
 
+Party party_of(const ProcSnapshot& s, uint64_t cgroup_id) {
+    Party p;
+    p.known = true;
+    p.pid = s.tgid;
+    p.tid = s.tid;
+    p.ns_pid = p.ns_tid = s.nspids.empty() ? s.tid : s.nspids.back();
+    p.uid = s.uid;
+    p.euid = s.euid;
+    p.pidns = s.pidns;
+    p.mntns = s.mntns;
+    p.cgroup_id = cgroup_id;
+    p.start_ns = s.start_ns;
+    p.ppid = s.ppid;
+    p.comm = s.comm;
+    p.exe = s.exe;
+    return p;
+}
+
 } // namespace podguard

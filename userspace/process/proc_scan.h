@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "events/event.h"
 
 namespace podguard {
 
@@ -25,6 +26,11 @@ struct ProcSnapshot {
     std::string args;        // argv joined by spaces
     std::string cgroup_path; // cgroup v2 path ("0::" line)
 };
+
+// The snapshot as the party of an event would name it (cgroup_id resolved by
+// the caller from cgroup_path): what the process table and the kernel's
+// process cache are seeded with.
+Party party_of(const ProcSnapshot& snapshot, uint64_t cgroup_id);
 
 // One entry per thread when with_threads, else one per process.
 std::vector<ProcSnapshot> scan_processes(bool with_threads);

@@ -1,29 +1,42 @@
 #include "process/process_table.h"
 
-#include <cstring>
-
 namespace podguard {
 
-ProcessRecord& ProcessTable::upsert(const pg_task& t) {
-    ProcessRecord& r = by_pid_[t.pid];
-    if (r.start_ns != t.start_ns || r.exited_ns) {
+ProcessRecord& ProcessTable::upsert(const Party& p) {
+    ProcessRecord& r = by_pid_[p.pid];
+    if (r.start_ns != p.start_ns || r.exited_ns) {
         // A reused pid is a new process: drop what belonged to the old one.
         r = ProcessRecord{};
     }
-    r.pid = t.pid;
+    r.pid = p.pid;
     // The parent that forked it, not a reaper it was handed to after its
     // parent exited: ancestry is about who started it.
     if (!r.ppid)
-        r.ppid = t.ppid;
-    r.ns_pid = t.ns_pid;
-    r.pidns = t.pidns;
-    r.mntns = t.mntns;
-    r.uid = t.uid;
-    r.cgroup_id = t.cgroup_id;
-    r.start_ns = t.start_ns;
-    r.comm.assign(t.comm, strnlen(t.comm, sizeof(t.comm)));
-    by_ns_pid_[ns_key(t.pidns, t.ns_pid)] = t.pid;
+        r.ppid = p.ppid;
+    r.ns_pid = p.ns_pid;
+    r.pidns = p.pidns;
+    r.mntns = p.mntns;
+    r.uid = p.uid;
+    r.cgroup_id = p.cgroup_id;
+    r.start_ns = p.start_ns;
+    r.comm = p.comm;
+    by_ns_pid_[ns_key(p.pidns, p.ns_pid)] = p.pid;
     return r;
+}
+
+Party party_of(const ProcessRecord& r) {
+    Party t;
+    t.known = true;
+    t.pid = t.tid = r.pid;
+    t.ns_pid = t.ns_tid = r.ns_pid;
+    t.uid = t.euid = r.uid;
+    t.pidns = r.pidns;
+    t.mntns = r.mntns;
+    t.cgroup_id = r.cgroup_id;
+    t.start_ns = r.start_ns;
+    t.ppid = r.ppid;
+    t.comm = r.comm;
+    return t;
 }
 
 void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots,
@@ -31,43 +44,34 @@ void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots,
     for (const auto& s : snapshots) {
         if (s.tid != s.tgid)
             continue;
-        ProcessRecord& r = by_pid_[s.tgid];
-        r.pid = s.tgid;
+        auto cgroup = cgroup_ids.find(s.cgroup_path);
+        ProcessRecord& r = upsert(party_of(s, cgroup != cgroup_ids.end() ? cgroup->second : 0));
         r.ppid = s.ppid;
-        r.ns_pid = s.nspids.empty() ? s.tgid : s.nspids.back();
-        r.pidns = s.pidns;
-        r.mntns = s.mntns;
-        r.uid = s.uid;
-        r.start_ns = s.start_ns;
-        r.comm = s.comm;
         r.exe = s.exe;
         r.args = s.args;
-        if (auto it = cgroup_ids.find(s.cgroup_path); it != cgroup_ids.end())
-            r.cgroup_id = it->second;
-        by_ns_pid_[ns_key(r.pidns, r.ns_pid)] = r.pid;
     }
 }
 
-void ProcessTable::on_fork(const pg_task& task) {
+void ProcessTable::on_fork(const Party& process) {
     // The child runs its parent's image until it execs.
-    const ProcessRecord* parent = find(task.ppid);
+    const ProcessRecord* parent = find(process.ppid);
     std::string exe = parent ? parent->exe : std::string();
     std::string args = parent ? parent->args : std::string();
-    ProcessRecord& r = upsert(task);
+    ProcessRecord& r = upsert(process);
     r.exe = std::move(exe);
     r.args = std::move(args);
 }
 
-void ProcessTable::on_exec(const pg_task& task, std::string filename, std::string args) {
-    ProcessRecord& r = upsert(task);
+void ProcessTable::on_exec(const Party& process, std::string filename, std::string args) {
+    ProcessRecord& r = upsert(process);
     r.exe_before_exec = std::move(r.exe);
     r.exe = std::move(filename);
     r.args = std::move(args);
 }
 
-void ProcessTable::on_exit(const pg_task& task, uint64_t now_boot_ns) {
-    auto it = by_pid_.find(task.pid);
-    if (it != by_pid_.end() && it->second.start_ns == task.start_ns)
+void ProcessTable::on_exit(const Party& process, uint64_t now_boot_ns) {
+    auto it = by_pid_.find(process.pid);
+    if (it != by_pid_.end() && it->second.start_ns == process.start_ns)
         it->second.exited_ns = now_boot_ns ? now_boot_ns : 1;
 }
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "podguard.h"
+#include "events/event.h"
 #include "process/proc_scan.h"
 
 namespace podguard {
@@ -29,13 +29,18 @@ struct ProcessRecord {
     std::string args;
 };
 
+// A record as an event's party: the target of an act the kernel could not
+// resolve but the table knows.
+Party party_of(const ProcessRecord& record);
+
 class ProcessTable {
   public:
     void seed(const std::vector<ProcSnapshot>& snapshots,
               const std::unordered_map<std::string, uint64_t>& cgroup_ids);
-    void on_fork(const pg_task& task);
-    void on_exec(const pg_task& task, std::string filename, std::string args);
-    void on_exit(const pg_task& task, uint64_t now_boot_ns);
+    // The process as a lifecycle event's source names it.
+    void on_fork(const Party& process);
+    void on_exec(const Party& process, std::string filename, std::string args);
+    void on_exit(const Party& process, uint64_t now_boot_ns);
     // Forgets processes that exited more than keep_ns ago.
     void expire(uint64_t now_boot_ns, uint64_t keep_ns);
 
@@ -47,7 +52,7 @@ class ProcessTable {
     size_t size() const { return by_pid_.size(); }
 
   private:
-    ProcessRecord& upsert(const pg_task& task);
+    ProcessRecord& upsert(const Party& process);
     static uint64_t ns_key(uint32_t pidns, uint32_t ns_pid) {
         return (uint64_t(pidns) << 32) | ns_pid;
     }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "pipeline/event_sink.h"
+#include "sinks/event_sink.h"
 #include "store/event_store.h"
 
 namespace podguard {

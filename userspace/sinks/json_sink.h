@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 #include "output/rotating_file.h"
-#include "pipeline/event_sink.h"
+#include "sinks/event_sink.h"
 
 namespace podguard {
 

@@ -1,12 +1,13 @@
 // Chooses and starts the metadata providers for `podguard run`: the
 // Kubernetes API when in a cluster or given a kubeconfig, a container
-// runtime socket when one is there.
+// runtime socket when one is there; and the enrichment they feed.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "common/result.h"
+#include "enrich/party_enricher.h"
 #include "events/event.h"
 #include "metadata/cache.h"
 
@@ -24,6 +25,13 @@ Result<std::unique_ptr<metadata::MetadataCache>> start_metadata(const MetadataOp
 
 // Adds names, image and pod to a party that the cgroup layer placed in a
 // container. Lookups are lock-light reads of immutable records.
-void apply_metadata(const metadata::MetadataCache& cache, Party& party);
+class MetadataEnricher : public PartyEnricher {
+  public:
+    explicit MetadataEnricher(const metadata::MetadataCache& cache) : cache_(cache) {}
+    void enrich(Party& party) const override;
+
+  private:
+    const metadata::MetadataCache& cache_;
+};
 
 } // namespace podguard

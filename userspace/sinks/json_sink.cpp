@@ -1,9 +1,10 @@
-#include "output/json_sink.h"
+#include "sinks/json_sink.h"
 
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "events/kinds.h"
 #include "output/json_event.h"
 
 namespace podguard {
@@ -31,8 +32,7 @@ JsonLinesSink::~JsonLinesSink() {
 }
 
 void JsonLinesSink::consume(const Event& event) noexcept {
-    if (!options_.lifecycle && (event.kind == EventKind::Fork || event.kind == EventKind::Exec ||
-                                event.kind == EventKind::Exit))
+    if (!options_.lifecycle && is_lifecycle(event.kind))
         return;
     try {
         buffer_ += event_json(event);

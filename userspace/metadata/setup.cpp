@@ -1,4 +1,4 @@
-#include "daemon/metadata_setup.h"
+#include "metadata/setup.h"
 
 #include <cstdlib>
 #include <spdlog/spdlog.h>
@@ -61,7 +61,8 @@ Result<std::unique_ptr<metadata::MetadataCache>> start_metadata(const MetadataOp
     return cache;
 }
 
-void apply_metadata(const metadata::MetadataCache& cache, Party& party) {
+void MetadataEnricher::enrich(Party& party) const {
+    const metadata::MetadataCache& cache = cache_;
     if (!party.container)
         return;
     auto meta = cache.lookup_container(party.container->id);

@@ -1,4 +1,6 @@
-// Where enriched events go: the JSON stream, metrics, the store...
+// Where enriched events go. The sinks live here (sinks/: the JSON stream,
+// metrics); the store's (store/store_sink.h) and the policy runtime's
+// (daemon/policy_runtime.h) live with what they feed.
 // consume() runs on the pipeline thread and must not throw.
 #pragma once
 
