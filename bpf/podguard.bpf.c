@@ -14,5 +14,6 @@
 #include "ptrace.bpf.h"
 #include "signal.bpf.h"
 #include "syscalls.bpf.h"
+#include "compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

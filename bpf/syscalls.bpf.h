@@ -183,6 +183,9 @@
 #define PG_NR_MOUNT_SETATTR 442
 #define PG_NR_FCHMODAT2 452
 
+/* The 32-bit syscall table, translated to the numbers above. */
+#include "compat_nr.bpf.h"
+
 /*
  * What the kernel hands a syscalls:sys_enter_* / sys_exit_* program
  * (perf_call_bpf_enter/exit): the pt_regs pointer first (what
@@ -298,18 +301,15 @@ struct pg_sys_exit_ctx {
 
 #define PG_SIGNAL_ENTER(name, pid, tid, sig)                                                       \
 	case PG_NR_##name:                                                                         \
-		regs = pg_syscall_regs();                                                          \
 		pg_signal_enter(PG_SYS_##name, PG_ARG##pid(regs), PG_ARG##tid(regs),               \
 				PG_ARG##sig(regs));                                                \
 		break;
 #define PG_PTRACE_ENTER(name, request, pid)                                                        \
 	case PG_NR_##name:                                                                         \
-		regs = pg_syscall_regs();                                                          \
 		pg_ptrace_enter(PG_SYS_##name, PG_ARG##request(regs), PG_ARG##pid(regs));          \
 		break;
 #define PG_PATH_ENTER(name, dirfd, path)                                                           \
 	case PG_NR_##name:                                                                         \
-		regs = pg_syscall_regs();                                                          \
 		pg_proc_enter(PG_SYS_##name, PG_DIRFD##dirfd(regs), (const char *)PG_ARG##path(regs), \
 			      0);                                                                  \
 		break;
@@ -324,7 +324,7 @@ static __noinline __u16 pg_current_path_syscall(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	switch (PG_SYSCALL_NR(regs)) {
+	switch (pg_native_syscall_nr(PG_SYSCALL_NR(regs))) {
 	PG_PATH_SYSCALLS(PG_PATH_SYSCALL_OF)
 	}
 	return PG_SYS_NONE;
@@ -349,17 +349,23 @@ static __always_inline struct pt_regs *pg_syscall_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-/* No section target: attached per syscall by the loader (pg_syscall_hooks). */
-SEC("tp")
-int pg_sys_enter(struct pg_sys_enter_ctx *ctx)
+/* The entry of watched syscall nr (the native number) with its arguments in
+ * regs, laid out as the native calling convention has them (compat.bpf.h
+ * hands in a 32-bit syscall's arguments that way). */
+static __always_inline void pg_sys_enter_regs(long nr, struct pt_regs *regs)
 {
-	struct pt_regs *regs;
-
-	switch (ctx->nr) {
+	switch (nr) {
 	PG_SIGNAL_SYSCALLS(PG_SIGNAL_ENTER)
 	PG_PTRACE_SYSCALLS(PG_PTRACE_ENTER)
 	PG_PATH_SYSCALLS(PG_PATH_ENTER)
 	}
+}
+
+/* No section target: attached per syscall by the loader (pg_syscall_hooks). */
+SEC("tp")
+int pg_sys_enter(struct pg_sys_enter_ctx *ctx)
+{
+	pg_sys_enter_regs(ctx->nr, pg_syscall_regs());
 	pg_stack_capture(ctx);
 	return 0;
 }
@@ -385,12 +391,10 @@ PG_OBJECT_EXIT(openat)
 PG_OBJECT_EXIT(openat2)
 PG_OBJECT_EXIT(chdir)
 
-SEC("tp")
-int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
+/* The exit of syscall nr (the native number) with its return value. */
+static __always_inline int pg_sys_exit_nr(long nr, long ret)
 {
-	long ret = ctx->ret;
-
-	switch (ctx->nr) {
+	switch (nr) {
 	PG_IDENTITY_SYSCALLS(PG_CASE)
 		if (ret == 0)
 			pg_refresh_proc((struct task_struct *)bpf_get_current_task());
@@ -398,7 +402,7 @@ int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
 	}
 	if (!pg_maybe_pending((__u32)bpf_get_current_pid_tgid()))
 		return 0;
-	switch (ctx->nr) {
+	switch (nr) {
 	PG_SIGNAL_SYSCALLS(PG_CASE)
 		pg_enforce_exit(ret);
 		return pg_signal_exit(ret);
@@ -413,6 +417,12 @@ int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
 		break;
 	}
 	return 0;
+}
+
+SEC("tp")
+int pg_sys_exit(struct pg_sys_exit_ctx *ctx)
+{
+	return pg_sys_exit_nr(ctx->nr, ctx->ret);
 }
 
 #endif

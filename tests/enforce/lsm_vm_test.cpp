@@ -118,6 +118,7 @@ struct VmRun {
     std::map<std::string, std::vector<Access>> accesses; // case -> proc_access events
     std::map<std::string, uint32_t> rule;                // rule name -> id
     bool done = false;
+    int compat = -1; // the guest can make 32-bit syscalls (1) or not (0)
     std::string lsm;
     std::string log;
 };
@@ -153,6 +154,8 @@ VmRun parse(const std::string& log) {
             v.rule[m[2]] = std::stoul(m[1]);
         else if (line.find("PGVM done") != std::string::npos)
             v.done = true;
+        else if (line.find("PGVM compat_syscalls ") != std::string::npos)
+            v.compat = std::stoi(line.substr(line.find("PGVM compat_syscalls ") + 21));
         else if (line.find("PGVM lsm ") != std::string::npos)
             v.lsm = line.substr(line.find("PGVM lsm ") + 9);
     }
@@ -246,6 +249,34 @@ TEST_F(LsmVm, OtherSpellingsAreDeniedAndReported) {
     EXPECT_EQ(at(ok, "open_symlink"), 0);
     EXPECT_EQ(at(ok, "uring_open"), 0);
     EXPECT_EQ(at(ok, "uring_open_symlink"), 0);
+}
+
+// The same open and kill made as 32-bit syscalls (int $0x80), which no
+// per-syscall tracepoint sees: the compat hooks name the open by its
+// spelling (syscall "open", not by object), the LSM denies both, and without
+// the LSM the offender is killed at the open.
+TEST_F(LsmVm, ThirtyTwoBitSyscallsAreSeenAndDecided) {
+    ASSERT_EQ(v_->compat, 1) << "the guest cannot make 32-bit syscalls:\n" << v_->log;
+    const auto& e = at(v_->err, "blocked");
+    EXPECT_EQ(at(e, "open32_proc_root"), EACCES) << v_->log;
+    EXPECT_EQ(at(e, "kill32"), EPERM);
+    int spelled = 0;
+    for (const auto& a : at(v_->accesses, "blocked"))
+        if (a.syscall == "open" && !(a.flags & PG_F_BY_OBJECT)) {
+            ++spelled;
+            EXPECT_EQ(a.action, PG_ACT_BLOCKED);
+            EXPECT_EQ(a.entry, PG_PROC_ROOT);
+        }
+    EXPECT_EQ(spelled, 1) << v_->log;
+    const auto& ok = at(v_->err, "allowed");
+    EXPECT_EQ(at(ok, "open32_proc_root"), 0);
+    EXPECT_EQ(at(ok, "kill32"), 0);
+    EXPECT_EQ(at(v_->exit, "fallback"), "signal:9") << "killed at the 32-bit open";
+    int killed = 0;
+    for (const auto& a : at(v_->accesses, "fallback"))
+        if (a.syscall == "open" && a.action == PG_ACT_KILLED && a.entry == PG_PROC_ROOT)
+            ++killed;
+    EXPECT_EQ(killed, 1) << v_->log;
 }
 
 TEST_F(LsmVm, AllowedPairSucceeds) {

@@ -1,4 +1,5 @@
 #include "loader/bpf_objects.h"
+#include "loader/compat_probe.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -41,8 +42,8 @@ bool power_of_two(uint32_t v) {
 // the cgroup classes), except these: per-CPU scratch space, and the stack
 // map, which is sized per run and whose ids only the daemon that read them
 // could use. A map added later is pinned unless it is named here.
-constexpr const char* kUnpinnedMaps[] = {"pg_scratch", "pg_pathbufs", "pg_last_wakeup",
-                                         "pg_stacks"};
+constexpr const char* kUnpinnedMaps[] = {"pg_scratch", "pg_pathbufs", "pg_last_wakeup", "pg_stacks",
+                                         "pg_compat_regs"};
 
 std::vector<std::string> pinned_maps_of(const struct bpf_object* obj) {
     std::vector<std::string> out;
@@ -137,6 +138,25 @@ std::vector<std::string> pinned_map_names() {
     return names;
 }
 
+// The 32-bit syscall hooks run on every syscall of the node (raw
+// tracepoints): loaded only where a 32-bit syscall can be made.
+static void set_compat_hooks(struct ::podguard_bpf* skel) {
+#if defined(__x86_64__)
+    const bool compat = compat_syscalls_possible();
+    bpf_program__set_autoload(skel->progs.pg_compat_enter, compat);
+    bpf_program__set_autoload(skel->progs.pg_compat_object_exit, compat);
+    bpf_program__set_autoload(skel->progs.pg_compat_exit, compat);
+    if (compat)
+        spdlog::info("this kernel runs 32-bit (ia32) syscalls: they are watched through the raw "
+                     "sys_enter/sys_exit tracepoints, which every syscall of the node pays for");
+    else
+        spdlog::info("this kernel runs no 32-bit (ia32) syscalls (int $0x80 faults): no hook for "
+                     "them needed");
+#else
+    (void)skel;
+#endif
+}
+
 void route_libbpf_logs_to_spdlog() {
     libbpf_set_print(libbpf_log);
 }
@@ -175,6 +195,7 @@ Result<std::unique_ptr<BpfObjects>> BpfObjects::load(const LoadOptions& options)
     if (!guard)
         spdlog::warn("this kernel has no bpf_send_signal_task: a stop signal that gets through "
                      "to the agent leaves it stopped until something sends SIGCONT");
+    set_compat_hooks(skel);
     std::vector<std::string> fresh_pins;
     if (!options.pin_dir.empty()) {
         if (auto st = make_dirs(options.pin_dir); !st) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 
 #include "enforce/policy_maps.h"
 #include "events/names.h"
+#include "loader/compat_probe.h"
 #include "loader/syscall_hooks.h"
 #include "podguard.h"
 #include "podguard.skel.h"
@@ -158,6 +160,33 @@ void act_other_spellings(const char* scase, pid_t target) {
         close(static_cast<int>(res));
 }
 
+// A 32-bit syscall from this 64-bit process (what a 32-bit binary makes):
+// the per-syscall tracepoints never fire for it (bpf/compat.bpf.h).
+long int80(long nr, long a, long b) {
+    long ret = nr;
+    __asm__ volatile("int $0x80" : "+a"(ret) : "b"(a), "c"(b) : "memory");
+    return ret;
+}
+
+// open of /proc/<target>/root/init and kill of the target as 32-bit
+// syscalls (open 5, kill 37); the path in the low 4 GiB they can address.
+void act_compat(const char* scase, pid_t target) {
+    void* low =
+        mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED) {
+        report(scase, "compat_setup", -1, errno);
+        return;
+    }
+    std::string path = "/proc/" + std::to_string(target) + "/root/init";
+    std::memcpy(low, path.c_str(), path.size() + 1);
+    long fd = int80(5, reinterpret_cast<long>(low), O_RDONLY);
+    report(scase, "open32_proc_root", fd, fd < 0 ? static_cast<int>(-fd) : 0);
+    if (fd >= 0)
+        close(static_cast<int>(fd));
+    long r = int80(37, target, SIGUSR1);
+    report(scase, "kill32", r, r < 0 ? static_cast<int>(-r) : 0);
+}
+
 // The actor: the operations on the target, each reported.
 int act(const char* scase, pid_t target, pid_t agent) {
     long r = kill(target, SIGUSR1);
@@ -175,6 +204,7 @@ int act(const char* scase, pid_t target, pid_t agent) {
     if (fd >= 0)
         close(fd);
     act_other_spellings(scase, target);
+    act_compat(scase, target);
     if (agent > 0) {
         r = kill(agent, SIGUSR1);
         report(scase, "kill_agent", r, errno);
@@ -192,7 +222,7 @@ pid_t spawn_in(const std::string& cgroup, const std::function<int()>& body) {
 }
 
 void run_case(const char* scase, const std::string& from, const std::string& to, bool hit_agent,
-              struct ring_buffer* rb) {
+              struct ring_buffer* rb, bool compat_only = false) {
     pid_t agent = getpid();
     pid_t target = spawn_in(to, [] {
         signal(SIGUSR1, SIG_IGN);
@@ -201,7 +231,13 @@ void run_case(const char* scase, const std::string& from, const std::string& to,
         return 0;
     });
     usleep(100 * 1000);
-    pid_t actor = spawn_in(from, [&] { return act(scase, target, hit_agent ? agent : 0); });
+    pid_t actor = spawn_in(from, [&] {
+        if (compat_only) {
+            act_compat(scase, target);
+            return 0;
+        }
+        return act(scase, target, hit_agent ? agent : 0);
+    });
     int st = 0;
     waitpid(actor, &st, 0);
     std::printf("PGVM exit case=%s status=%s%d\n", scase, WIFSIGNALED(st) ? "signal:" : "code:",
@@ -265,6 +301,7 @@ int main() {
         std::getline(lsm, line);
         std::printf("PGVM lsm %s\n", line.c_str());
     }
+    std::printf("PGVM compat_syscalls %d\n", compat_syscalls_possible() ? 1 : 0);
     uint64_t a = make_cgroup("a"), b = make_cgroup("b");
 
     podguard_bpf* skel = podguard_bpf__open();
@@ -319,6 +356,12 @@ int main() {
     run_case("allowed", "b", "a", false, rb);
     load(maps, "audit", a, b);
     run_case("audit", "a", "b", false, rb);
+    // Without the LSM (as on a host that refuses it): the 32-bit open is
+    // decided by the compat hooks alone, its offender killed at entry.
+    cfg.mode = PG_ENFORCE_KILL;
+    bpf_map_update_elem(bpf_map__fd(skel->maps.pg_enforce_config), &zero, &cfg, BPF_ANY);
+    load(maps, "block", a, b);
+    run_case("fallback", "a", "b", false, rb, true);
     std::printf("PGVM done\n");
     ring_buffer__free(rb);
     destroy_syscall_links(*syscall_links);
