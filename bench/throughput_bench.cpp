@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
         const std::string db = dir + "/" + tag + ".db";
         std::vector<std::string> extra;
         extra.push_back("--events=" + (stream ? json : std::string("/dev/null")));
+        // One file holding every line, so that they can be counted after.
+        extra.push_back("--events-max-bytes=0");
         if (store)
             extra.push_back("--store=" + db);
         std::function<uint64_t()> done;

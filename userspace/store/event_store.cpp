@@ -25,6 +25,11 @@ Result<std::unique_ptr<EventStore>> EventStore::open(const StoreOptions& options
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::open_file(const StoreOptions& options) {
+    // SQLite's allocation statistics take a global mutex on every malloc and
+    // free of the writer; nothing reads them. Only before SQLite starts
+    // (else SQLITE_MISUSE, harmless).
+    static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)no_memstatus;
     std::unique_ptr<EventStore> store(new EventStore(options));
     const std::string& path = options.path;
     int flags = SQLITE_OPEN_NOMUTEX;

@@ -207,8 +207,13 @@ class EventStore {
     LookupCache processes_; // keyed by digest
     // The batch's process rows and the last event referring to each.
     std::unordered_map<int64_t, int64_t> touched_;
-    std::vector<int64_t> process_ids_; // scratch: one record's
-    std::string process_blob_;         // scratch
+    std::vector<int64_t> process_ids_; // the last record's process rows
+    std::string process_blob_;         // ... as its BLOB
+    // Events come in runs from one process: the previous record's facet and
+    // process rows serve the next one when it names the same parties and
+    // the same process records (the pointers). Valid within one append.
+    const StoreRecord* last_ = nullptr;
+    int64_t last_facet_ = 0;
 };
 
 } // namespace podguard

@@ -60,9 +60,12 @@ void cut_ancestry(const Event& e, const std::string& json, StoreRecord& r) {
         member += r.ancestry.back()->json.size() + 1; // "," or the "]" counted above
     }
     member -= 1;
-    // Structural: inside a JSON string every '"' is escaped, so the member's
-    // head cannot occur in one; it is the last member but "stack".
-    const size_t at = json.rfind(kMemberHead);
+    // The last member but "stack": without stacks it ends just before the
+    // closing brace (no search over the whole line). Else found by its head,
+    // which is structural: inside a JSON string every '"' is escaped.
+    size_t at = json.size() >= member + 1 ? json.size() - 1 - member : std::string::npos;
+    if (at == std::string::npos || json.compare(at, kMemberHead.size(), kMemberHead) != 0)
+        at = json.rfind(kMemberHead);
     bool same = at != std::string::npos && at + member <= json.size();
     if (same) {
         size_t pos = at + kMemberHead.size();

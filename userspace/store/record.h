@@ -30,6 +30,7 @@ struct RecordParty {
     std::string container_id;
     std::string container_name;
     uint32_t pid = 0; // host pid, 0 when unknown
+    bool operator==(const RecordParty&) const = default;
 };
 
 // One process of an event's ancestry as the store keeps it: once per

@@ -147,6 +147,7 @@ Status EventStore::append(std::span<StoreRecord> records) {
     int64_t id = chain->head_id;
     Sha256 prev = chain->head_hash;
     touched_.clear();
+    last_ = nullptr;
     for (LookupCache* c : {&identities_, &facets_, &processes_})
         c->added.clear();
     // Cache entries of rows inserted by a transaction that then failed
@@ -191,28 +192,44 @@ Status EventStore::append(std::span<StoreRecord> records) {
 }
 
 Status EventStore::write_row(StoreRecord& r, const Sha256& prev, const Sha256& hash) {
-    auto src = identity_of(r.source);
-    if (!src.ok())
-        return src.error();
-    auto tgt = identity_of(r.target);
-    if (!tgt.ok())
-        return tgt.error();
-    auto facet = facet_of(r, *src, *tgt);
-    if (!facet.ok())
-        return facet.error();
-    process_ids_.clear();
-    for (const ProcessRef& p : r.ancestry) {
-        auto proc = process_of(*p);
-        if (!proc.ok())
-            return proc.error();
-        process_ids_.push_back(*proc);
-        touched_[*proc] = r.id;
+    const bool same_facet = last_ && last_->kind == r.kind && last_->action == r.action &&
+                            last_->relation == r.relation && last_->source == r.source &&
+                            last_->target == r.target;
+    if (!same_facet) {
+        auto src = identity_of(r.source);
+        if (!src.ok())
+            return src.error();
+        auto tgt = identity_of(r.target);
+        if (!tgt.ok())
+            return tgt.error();
+        auto facet = facet_of(r, *src, *tgt);
+        if (!facet.ok())
+            return facet.error();
+        last_facet_ = *facet;
     }
+    const int64_t facet = last_facet_;
+    const bool same_processes = last_ && last_->ancestry == r.ancestry;
+    if (!same_processes) {
+        // The previous run of records ends: its processes' last event.
+        if (last_)
+            for (int64_t proc : process_ids_)
+                touched_[proc] = last_->id;
+        process_ids_.clear();
+        for (const ProcessRef& p : r.ancestry) {
+            auto proc = process_of(*p);
+            if (!proc.ok())
+                return proc.error();
+            process_ids_.push_back(*proc);
+        }
+        if (!process_ids_.empty())
+            process_blob_ = encode_process_ids(process_ids_);
+    }
+    last_ = &r;
     auto& s = insert_event_;
     s.reset();
     s.bind(1, r.id);
     s.bind(2, static_cast<int64_t>(r.time_ns));
-    s.bind(3, *facet);
+    s.bind(3, facet);
     if (r.source.pid)
         s.bind(4, int64_t(r.source.pid));
     if (r.target.pid)
@@ -224,10 +241,8 @@ Status EventStore::write_row(StoreRecord& r, const Sha256& prev, const Sha256& h
     insert_json_.reset();
     insert_json_.bind(1, r.id);
     insert_json_.bind_text(2, r.json);
-    if (!process_ids_.empty()) {
-        process_blob_ = encode_process_ids(process_ids_);
+    if (!process_ids_.empty())
         insert_json_.bind_blob(3, process_blob_.data(), int(process_blob_.size()));
-    }
     if (r.ancestry_at >= 0)
         insert_json_.bind(4, r.ancestry_at);
     if (insert_json_.step() != SQLITE_DONE)
@@ -236,6 +251,9 @@ Status EventStore::write_row(StoreRecord& r, const Sha256& prev, const Sha256& h
 }
 
 Status EventStore::touch_processes() {
+    if (last_)
+        for (int64_t proc : process_ids_)
+            touched_[proc] = last_->id;
     for (auto [proc, last] : touched_) {
         touch_process_.reset();
         touch_process_.bind(1, proc);
