@@ -32,8 +32,22 @@ inline Agent start_agent(const std::string& tag, const std::vector<std::string>&
     if (a.pid == 0) {
         int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
-        std::vector<std::string> args = {PODGUARD_BINARY, "run", "--events",   "/dev/null",
-                                         "--ready-file",  ready, "--no-store", "--no-metadata"};
+        // A benchmark that names an events file or a store replaces the default.
+        auto names = [&](const std::string& flag) {
+            for (const auto& e : extra)
+                if (e == flag || e.rfind(flag + "=", 0) == 0)
+                    return true;
+            return false;
+        };
+        // PODGUARD_BENCH_AGENT: another build of the agent (an earlier
+        // version, for a before/after figure).
+        const char* binary = std::getenv("PODGUARD_BENCH_AGENT");
+        std::vector<std::string> args = {binary && *binary ? binary : PODGUARD_BINARY, "run",
+                                         "--ready-file", ready, "--no-metadata"};
+        if (!names("--events"))
+            args.insert(args.end(), {"--events", "/dev/null"});
+        if (!names("--store"))
+            args.push_back("--no-store");
         args.insert(args.end(), extra.begin(), extra.end());
         std::vector<char*> argv;
         for (auto& s : args)

@@ -239,6 +239,18 @@ TEST_F(AgentFlood, IdenticalActsAreAggregatedAndEveryNeedleGetsThrough) {
     auto stored = stored_events();
     expect_needles(stored, needles, "store");
     EXPECT_EQ(delivered_acts(stored, flood_pids), delivered);
+    // The store keeps ancestors as process records and splices them back:
+    // each stored event is one the stream wrote, ancestry and all.
+    std::multiset<std::string> streamed;
+    for (const auto& e : events)
+        streamed.insert(e.dump());
+    size_t with_ancestry = 0;
+    for (Json e : stored) {
+        with_ancestry += e.contains("ancestry");
+        e.erase("store"); // the store's proof, which `podguard events -o json` adds
+        EXPECT_TRUE(streamed.count(e.dump())) << "stored but not streamed as such: " << e.dump();
+    }
+    EXPECT_GT(with_ancestry, 0u);
 }
 
 TEST_F(AgentFlood, DistinctActsOfOneContainerCannotStarveAnother) {

@@ -88,6 +88,21 @@ std::vector<Event> bulk(size_t n, uint64_t t0 = kT0, uint64_t step = kSecond / 1
 
 using Ids = std::vector<int64_t>;
 
+// One value read with plain sqlite3 ("" for NULL or no row).
+std::string stored_text(const std::string& path, const std::string& query) {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
 } // namespace
 
 TEST(EventStore, StoresTheEventJsonAndItsIdentities) {
@@ -340,6 +355,11 @@ TEST(EventStore, VerifyFindsAnEditedRowWhoseHashWasRecomputed) {
         ASSERT_TRUE(rows.ok());
         StoredEvent e = rows->at(0);
         e.record.relation = "same_container";
+        // The row as stored: the JSON without its ancestry, which lives in
+        // process records (the query spliced it back).
+        e.record.json = stored_text(path, "SELECT json FROM event_json WHERE id = 5");
+        e.record.ancestry_at =
+            std::stoll(stored_text(path, "SELECT ancestry_at FROM event_json WHERE id = 5"));
         ChainHasher hasher;
         std::string hex = to_hex(hasher.hash(e.prev_hash, e.record));
         // Row 5 moves to a facet that differs only by its relation.
@@ -597,6 +617,11 @@ CREATE VIEW events_flat AS SELECT e.id FROM events e;
     auto pid = [](uint32_t p) { return p ? std::to_string(p) : std::string("NULL"); };
     for (size_t i = 0; i < events.size(); ++i) {
         StoreRecord r = make_record(events[i]);
+        // Version 1 kept the whole JSON.
+        r.json = event_to_json(events[i]);
+        r.process_refs = false;
+        r.ancestry.clear();
+        r.ancestry_at = -1;
         r.id = int64_t(i + 1);
         Sha256 hash = hasher.hash_v1(prev, r);
         std::string src = ident(r.source), tgt = ident(r.target);

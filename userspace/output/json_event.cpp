@@ -199,6 +199,22 @@ void append_stacks(const EventStacks& s, std::string& out) {
 
 } // namespace
 
+void append_ancestor_json(const AncestorInfo& a, std::string& out) {
+    out += '{';
+    num_field(out, "pid", a.pid);
+    num_field(out, "start_ns", a.start_ns);
+    append_ancestor_text(a, out);
+    key(out, "container_id");
+    if (a.container) {
+        out += '"';
+        append_json_string(a.container->id, out);
+        out += '"';
+    } else {
+        out += "null";
+    }
+    out += '}';
+}
+
 void append_json_string(std::string_view in, std::string& out) {
     // Runs of plain printable ASCII, nearly all of every event, are copied
     // in one append; only the bytes that need care go one by one.
@@ -363,19 +379,8 @@ void append_event_json(const Event& e, std::string& out) {
         key(out, "ancestry");
         out += '[';
         for (const AncestorInfo& a : e.ancestry) {
-            out += '{';
-            num_field(out, "pid", a.pid);
-            num_field(out, "start_ns", a.start_ns);
-            append_ancestor_text(a, out);
-            key(out, "container_id");
-            if (a.container) {
-                out += '"';
-                append_json_string(a.container->id, out);
-                out += '"';
-            } else {
-                out += "null";
-            }
-            out += "},";
+            append_ancestor_json(a, out);
+            out += ',';
         }
         out.back() = ']';
     }

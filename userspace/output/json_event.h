@@ -16,6 +16,10 @@ std::string event_to_json(const Event& event);
 // stream and the store share one rendering.
 const std::string& event_json(const Event& event);
 
+// One entry of the event's "ancestry" array, as append_event_json writes it
+// (the store keeps each process's entry once: store/process_records.h).
+void append_ancestor_json(const AncestorInfo& ancestor, std::string& out);
+
 // RFC 3339, UTC, nanoseconds: 2026-11-23T13:45:56.123456789Z
 std::string format_rfc3339_ns(uint64_t realtime_ns);
 

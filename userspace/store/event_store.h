@@ -3,7 +3,9 @@
 // and hash-chained so that a deleted, edited or truncated history shows.
 //
 // Chain: row n's hash = SHA-256(row n-1's hash || n || SHA-256(row n's
-// content)) (record.h), ids are contiguous. The single-row chain table records the head (last id
+// content)) (record.h), ids are contiguous. An event's ancestry is stored
+// once per process (process_records.h); the content covers the digest of
+// each process record the event refers to. The single-row chain table records the head (last id
 // and hash, updated in the same transaction as the rows) and the anchor (the
 // id and hash of the last row pruned by rotation), so verify() starts from a
 // known hash after old rows were deleted and notices rows missing at the end.
@@ -89,6 +91,9 @@ struct ChainState {
     // Rows from this id on chain content digests (record.h); earlier ones,
     // written by version 1, hash their bytes whole.
     int64_t digest_from = 1;
+    // Rows from this id on keep their ancestry in process records (version
+    // 3); earlier ones hold it in their JSON.
+    int64_t process_refs_from = 1;
 };
 
 enum class ChainBreak {
@@ -150,7 +155,6 @@ class EventStore {
   private:
     explicit EventStore(StoreOptions options) : options_(std::move(options)) {}
     static Result<std::unique_ptr<EventStore>> open_file(const StoreOptions& options);
-    Status init_schema();
     Status prepare_writes();
     Result<PruneResult> prune_rows(int64_t through_id);
     // Writer's cache of a lookup table's rows, by key; `added` lists the
@@ -166,6 +170,11 @@ class EventStore {
     Result<int64_t> identity_of(const RecordParty& party);
     // The facets row of a record whose parties are src and tgt.
     Result<int64_t> facet_of(const StoreRecord& record, int64_t src, int64_t tgt);
+    // The processes row of an ancestor, inserted when new.
+    Result<int64_t> process_of(const ProcessEntry& process);
+    Status write_row(StoreRecord& record, const Sha256& prev, const Sha256& hash);
+    // Moves last_id of the process records the batch referred to.
+    Status touch_processes();
 
     // Background checkpoints (StoreOptions::checkpoint_bytes).
     Status start_checkpointer();
@@ -190,8 +199,21 @@ class EventStore {
     sqlite::Stmt insert_identity_;
     sqlite::Stmt find_facet_;
     sqlite::Stmt insert_facet_;
+    sqlite::Stmt find_process_;
+    sqlite::Stmt insert_process_;
+    sqlite::Stmt touch_process_;
     LookupCache identities_;
     LookupCache facets_;
+    LookupCache processes_; // keyed by digest
+    // The batch's process rows and the last event referring to each.
+    std::unordered_map<int64_t, int64_t> touched_;
+    std::vector<int64_t> process_ids_; // the last record's process rows
+    std::string process_blob_;         // ... as its BLOB
+    // Events come in runs from one process: the previous record's facet and
+    // process rows serve the next one when it names the same parties and
+    // the same process records (the pointers). Valid within one append.
+    const StoreRecord* last_ = nullptr;
+    int64_t last_facet_ = 0;
 };
 
 } // namespace podguard

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "output/json_event.h"
+#include "store/process_records.h"
 
 namespace podguard {
 
@@ -67,9 +68,10 @@ StoreRecord make_record(const Event& e) {
         e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
     if (!lifecycle)
         r.target = party_of(e.target);
-    // The stream's rendering when it made one: a copy instead of a second
-    // render.
-    r.json = event_json(e);
+    // The stream's rendering (a copy instead of a second render), its
+    // ancestry moved into process records.
+    r.process_refs = true;
+    cut_ancestry(e, event_json(e), r);
     thread_local ChainHasher hasher;
     r.digest = hasher.content_digest(r);
     return r;
@@ -90,12 +92,22 @@ void append_content_head(const StoreRecord& r, std::string& out) {
     put_u32(out, static_cast<uint32_t>(r.json.size()));
 }
 
+// Version 3 rows: where the ancestry was cut and the process records it
+// refers to, by digest.
+void append_process_trailer(const StoreRecord& r, std::string& out) {
+    put_u64(out, static_cast<uint64_t>(r.ancestry_at + 1));
+    put_u32(out, static_cast<uint32_t>(r.ancestry.size()));
+    static const Sha256 kMissing{};
+    for (const ProcessRef& p : r.ancestry) {
+        const Sha256& d = p ? p->digest : kMissing;
+        out.append(reinterpret_cast<const char*>(d.data()), d.size());
+    }
+}
+
 } // namespace
 
-void append_canonical_bytes(const StoreRecord& r, std::string& out) {
-    put_u64(out, static_cast<uint64_t>(r.id));
-    append_content_head(r, out);
-    out.append(r.json);
+std::string StoreRecord::whole_json() const {
+    return splice_ancestry(*this);
 }
 
 ChainHasher::ChainHasher() {
@@ -110,11 +122,12 @@ ChainHasher::~ChainHasher() {
     EVP_MD_free(md_);
 }
 
-Sha256 ChainHasher::digest_of(std::string_view head, std::string_view tail) {
+Sha256 ChainHasher::digest_of(std::string_view head, std::string_view body, std::string_view tail) {
     Sha256 out{};
     unsigned int len = 0;
     if (!EVP_DigestInit_ex(ctx_, md_, nullptr) ||
         !EVP_DigestUpdate(ctx_, head.data(), head.size()) ||
+        !EVP_DigestUpdate(ctx_, body.data(), body.size()) ||
         !EVP_DigestUpdate(ctx_, tail.data(), tail.size()) ||
         !EVP_DigestFinal_ex(ctx_, out.data(), &len) || len != out.size())
         throw std::runtime_error("OpenSSL: SHA-256 failed");
@@ -124,7 +137,10 @@ Sha256 ChainHasher::digest_of(std::string_view head, std::string_view tail) {
 Sha256 ChainHasher::content_digest(const StoreRecord& record) {
     scratch_.clear();
     append_content_head(record, scratch_);
-    return digest_of(scratch_, record.json);
+    trailer_.clear();
+    if (record.process_refs)
+        append_process_trailer(record, trailer_);
+    return digest_of(scratch_, record.json, trailer_);
 }
 
 Sha256 ChainHasher::hash(const Sha256& prev, const StoreRecord& record) {
@@ -142,6 +158,11 @@ Sha256 ChainHasher::hash_v1(const Sha256& prev, const StoreRecord& record) {
     put_u64(scratch_, static_cast<uint64_t>(record.id));
     append_content_head(record, scratch_);
     return digest_of(scratch_, record.json);
+}
+
+Sha256 sha256(std::string_view bytes) {
+    thread_local ChainHasher hasher;
+    return hasher.digest(bytes);
 }
 
 std::string to_hex(const Sha256& hash) {
