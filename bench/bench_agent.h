@@ -23,7 +23,8 @@ struct Agent {
 
 // Starts the agent and waits until it is attached; exits the benchmark if it
 // does not get there (a figure without the agent would be a lie).
-inline Agent start_agent(const std::string& tag, const std::vector<std::string>& extra) {
+inline Agent start_agent(const std::string& tag, const std::vector<std::string>& extra,
+                         const std::string& binary = PODGUARD_BINARY) {
     Agent a;
     a.err_path = "/tmp/podguard-bench-" + tag + ".err";
     const std::string ready = "/tmp/podguard-bench-" + tag + ".ready";
@@ -32,8 +33,8 @@ inline Agent start_agent(const std::string& tag, const std::vector<std::string>&
     if (a.pid == 0) {
         int fd = open(a.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
-        std::vector<std::string> args = {PODGUARD_BINARY, "run", "--events",   "/dev/null",
-                                         "--ready-file",  ready, "--no-store", "--no-metadata"};
+        std::vector<std::string> args = {binary,         "run", "--events",   "/dev/null",
+                                         "--ready-file", ready, "--no-store", "--no-metadata"};
         args.insert(args.end(), extra.begin(), extra.end());
         std::vector<char*> argv;
         for (auto& s : args)
