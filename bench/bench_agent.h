@@ -23,7 +23,8 @@ struct Agent {
 
 // Starts the agent and waits until it is attached; exits the benchmark if it
 // does not get there (a figure without the agent would be a lie).
-inline Agent start_agent(const std::string& tag, const std::vector<std::string>& extra) {
+inline Agent start_agent(const std::string& tag, const std::vector<std::string>& extra,
+                         const std::string& binary = PODGUARD_BINARY) {
     Agent a;
     a.err_path = "/tmp/podguard-bench-" + tag + ".err";
     const std::string ready = "/tmp/podguard-bench-" + tag + ".ready";
@@ -39,11 +40,13 @@ inline Agent start_agent(const std::string& tag, const std::vector<std::string>&
                     return true;
             return false;
         };
-        // PODGUARD_BENCH_AGENT: another build of the agent (an earlier
-        // version, for a before/after figure).
-        const char* binary = std::getenv("PODGUARD_BENCH_AGENT");
-        std::vector<std::string> args = {binary && *binary ? binary : PODGUARD_BINARY, "run",
-                                         "--ready-file", ready, "--no-metadata"};
+        // PODGUARD_BENCH_AGENT: another build of the agent in place of this
+        // one (an earlier version, for a before/after figure); a benchmark
+        // that names its own second binary keeps it.
+        const char* other = std::getenv("PODGUARD_BENCH_AGENT");
+        const std::string bin =
+            binary == PODGUARD_BINARY && other && *other ? std::string(other) : binary;
+        std::vector<std::string> args = {bin, "run", "--ready-file", ready, "--no-metadata"};
         if (!names("--events"))
             args.insert(args.end(), {"--events", "/dev/null"});
         if (!names("--store"))

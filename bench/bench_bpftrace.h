@@ -64,7 +64,8 @@ inline std::string bpftrace_script(const std::vector<SyscallTracepoint>& tps) {
         auto fields = tracepoint_fields(tp.name);
         std::string path, target;
         for (const auto& [type, name] : fields) {
-            if (path.empty() && type.find("const char *") != std::string::npos)
+            // mount's dev_name is a plain "char *" in its tracepoint.
+            if (path.empty() && type.find("char *") != std::string::npos)
                 path = name;
             if (name == "pid")
                 target = name;

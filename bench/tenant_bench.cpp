@@ -11,6 +11,8 @@
 //   bpftrace   bpftrace doing a comparable job on the same tracepoints,
 // and printed as ratios to the same round's detached time.
 //   ./build/bench/podguard_bench_tenants [rounds]
+// With PODGUARD_BENCH_AGENT_B=<another podguard binary> (an earlier build, to
+// compare a change in one run on a noisy machine) a column "agent B" is added.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,7 +43,7 @@ namespace {
 
 namespace bench = podguard::bench;
 
-enum Phase { kDetached, kFloor, kFloorRaw, kAgent, kBpftrace, kPhases };
+enum Phase { kDetached, kFloor, kFloorRaw, kAgent, kBpftrace, kAgentB, kPhases };
 
 // Short runs, the best of several: on a shared VM, time taken by others
 // (including time the hypervisor gives to other guests) only ever adds.
@@ -146,6 +148,8 @@ struct Op {
 
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 7;
+    const char* agent_b = std::getenv("PODGUARD_BENCH_AGENT_B");
+    const int phases = agent_b && *agent_b ? kPhases : kAgentB;
     if (geteuid() != 0) {
         std::fprintf(stderr, "tenant_bench needs root\n");
         return 1;
@@ -232,6 +236,11 @@ int main(int argc, char** argv) {
                 std::make_shared<bench::Agent>(bench::start_agent("tenants", {"--no-metrics"}));
             return [agent] { bench::stop_agent(*agent); };
         }
+        case kAgentB: {
+            auto agent = std::make_shared<bench::Agent>(
+                bench::start_agent("tenants-b", {"--no-metrics"}, agent_b));
+            return [agent] { bench::stop_agent(*agent); };
+        }
         case kBpftrace: {
             auto b = std::make_shared<bench::Bpftrace>(bench::start_bpftrace(script));
             return [b] { bench::stop_bpftrace(*b); };
@@ -248,8 +257,8 @@ int main(int argc, char** argv) {
     // Rounds rotate the order of the phases, so that none always runs first
     // (cold caches) or right after the agent stopped.
     for (int round = 0; round < rounds; ++round) {
-        for (int k = 0; k < kPhases; ++k) {
-            Phase p = Phase((k + round) % kPhases);
+        for (int k = 0; k < phases; ++k) {
+            Phase p = Phase((k + round) % phases);
             auto leave = enter(p);
             for (size_t i = 0; i < ops.size(); ++i)
                 ns[i][p].push_back(bench::best_ns_per_op(ops[i].run, ops[i].iterations, kBestOf,
@@ -271,6 +280,8 @@ int main(int argc, char** argv) {
         kBestOf, rounds, tracepoints->size());
     std::printf("%-34s %10s %7s %9s %22s %9s  %s\n", "operation", "detached", "floor", "raw floor",
                 "agent", "bpftrace", "target");
+    if (phases == kPhases)
+        std::printf("(agent B, last column: %s)\n", agent_b);
     for (size_t i = 0; i < ops.size(); ++i) {
         const auto& d = ns[i][kDetached];
         auto fl = bench::ratio(ns[i][kFloor], d), raw = bench::ratio(ns[i][kFloorRaw], d),
@@ -291,6 +302,10 @@ int main(int argc, char** argv) {
         std::printf("%-34s %8.0fns %6.3fx %8.3fx %7.3fx [%.3f-%.3f] %8.3fx  %s %s%s\n", op.name,
                     bench::median(d), fl.median, raw.median, ag.median, ag.low, ag.high, bt.median,
                     target_text, ok ? "ok" : "OVER", below_bt ? "" : " (above bpftrace)");
+        if (phases == kPhases) {
+            auto b = bench::ratio(ns[i][kAgentB], d);
+            std::printf("%-34s %48s agent B %.3fx [%.3f-%.3f]\n", "", "", b.median, b.low, b.high);
+        }
     }
     return 0;
 }
