@@ -24,6 +24,7 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
                                     const std::unordered_map<std::string, uint64_t>& cgroup_ids) {
     SeedStats stats;
     const uint32_t host_ns = host_pidns_inode();
+    const uint32_t host_mnt = host_mntns_inode();
     std::vector<pg_pid_key> written;
     for (const auto& s : threads) {
         if (s.nspids.empty())
@@ -53,6 +54,10 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
         t.mntns = s.mntns;
         t.start_ns = s.start_ns;
         t.ppid = s.ppid;
+        // As the exec hook would have armed it (bpf/posture.bpf.h): a
+        // process outside the host's namespaces runs a container's code.
+        if (s.pidns != host_ns || s.mntns != host_mnt)
+            t.flags = PG_TASK_ARMED;
         if (auto it = cgroup_ids.find(s.cgroup_path); it != cgroup_ids.end())
             t.cgroup_id = it->second;
         strncpy(t.comm, s.comm.c_str(), sizeof(t.comm) - 1);
