@@ -136,10 +136,10 @@ TEST_F(FirstAct, ContainerThatActsTheInstantItStarts) {
         {"/bin/kill", "-HUP", ns_pid},
         {"/bin/head", "/proc/" + ns_pid + "/root/etc/nginx/nginx.conf"},
     };
-    int n = 0;
     for (const auto& argv : acts) {
         SCOPED_TRACE(argv[0]);
-        auto [id, code] = run_in_pod(pod, "shell" + std::to_string(n++), argv);
+        // Named as the policy's source ("shell"): one after the other.
+        auto [id, code] = run_in_pod(pod, "shell", argv);
         EXPECT_EQ(code, 128 + SIGKILL) << "exit code of the acting container\n"
                                        << agent.diagnostics();
         PodmanContainer shell;
