@@ -23,10 +23,11 @@
  * command, and no code of the container can run before it. The runtime's own
  * setup in the new cgroup comes before that exec and runs the host's binary
  * in the host's namespaces (runc init opening /proc/<infra>/ns/ipc and the
- * others to join the pod): it is judged as the host. The flag is sticky: a
+ * others to join the pod): while not armed and still in the host's pid and
+ * mount namespaces, it is judged as the host. The flag is sticky: a
  * container process that later enters the host's namespaces (setns),
  * re-execs, forks or moves to another cgroup stays armed. A process the
- * cache has no entry for is judged by its namespaces at the act.
+ * cache has no entry for is judged by its namespaces at the act alone.
  */
 #ifndef PODGUARD_POSTURE_BPF_H
 #define PODGUARD_POSTURE_BPF_H
@@ -99,14 +100,16 @@ static __always_inline __u32 pg_flags_at_exec(struct task_struct *task, struct p
 	return flags;
 }
 
-/* Of the current task (the acting side). */
-static __always_inline int pg_armed(__u32 tgid, __u32 pidns, __u32 mntns)
+/* The acting (current) task is its container's runtime at work: not armed,
+ * and still in the host's pid and mount namespaces (runc init opens the
+ * pod's /proc/<pid>/ns files before it enters any of them). */
+static __always_inline int pg_runtime_setup(struct pg_op_facts *op)
 {
-	struct pg_task *t = bpf_map_lookup_elem(&pg_procs, &tgid);
+	struct pg_task *t = bpf_map_lookup_elem(&pg_procs, &op->src_tgid);
 
-	if (t)
-		return t->flags & PG_TASK_ARMED;
-	return pg_container_side((struct task_struct *)bpf_get_current_task(), pidns, mntns);
+	if (t && (t->flags & PG_TASK_ARMED))
+		return 0;
+	return !pg_container_side_kept(op->src_pidns, op->src_mntns);
 }
 
 /* ---- the two sides' facts --------------------------------------------- */
@@ -123,8 +126,8 @@ static __always_inline struct pg_cgroup_info *pg_source_info(struct pg_cgroup_ke
 	if (si && !si->unidentified)
 		return si;
 	container = si || pg_unregistered_container(op->src_cgroup, op->src_pidns);
-	if (container && !pg_armed(op->src_tgid, op->src_pidns, op->src_mntns))
-		key->cgroup_id = PG_CGROUP_KEY_HOST; /* its runtime setting it up */
+	if (container && pg_runtime_setup(op))
+		key->cgroup_id = PG_CGROUP_KEY_HOST;
 	else if (si)
 		return si;
 	else

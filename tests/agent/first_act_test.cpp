@@ -26,6 +26,12 @@ std::string policy_file(const std::string& name) {
 
 // The seed pod: pod "nginx" (as seed-pod.yaml selects it), nginx surviving
 // SIGHUP as the real one does, and shell.
+// A side's host pid; 0 when unresolved (null).
+int pid_of(const Json& side) {
+    auto it = side.find("pid");
+    return it != side.end() && it->is_number() ? it->get<int>() : 0;
+}
+
 PodmanPodOptions seed_pod(const std::string& name = "nginx",
                           std::map<std::string, std::string> labels = {{"app", "demo"}}) {
     // A pod of that name left by a crashed run would make kube play fail.
@@ -61,7 +67,7 @@ class FirstAct : public ::testing::Test {
                             const std::string& what) {
         return agent.wait_for(
             [&](const Json& e) {
-                return e["target"].value("pid", 0) == target &&
+                return pid_of(e["target"]) == target &&
                        e["source"]["container"].is_object() &&
                        e["source"]["container"].value("id", "") == source.id;
             },
@@ -166,7 +172,7 @@ TEST_F(FirstAct, RuntimeSetupIsNotKilledButExecIs) {
         [&](const Json& e) {
             return e.value("kind", "") == "proc_access" &&
                    e["source"].value("comm", "").rfind("runc:", 0) == 0 &&
-                   e["target"].value("pid", 0) == pod.infra().pid;
+                   pid_of(e["target"]) == pod.infra().pid;
         },
         10s, "runc joining the pod's namespaces");
     EXPECT_EQ(setup.value("action", ""), "allowed") << setup.dump();
@@ -278,7 +284,7 @@ TEST_F(FirstAct, HostPidContainerCannotKeepTheAgentStopped) {
     EXPECT_NE(metrics.find(resumed), std::string::npos) << metrics;
     Json ev = agent.wait_for(
         [&](const Json& e) {
-            return e.value("kind", "") == "signal" && e["target"].value("pid", 0) == target &&
+            return e.value("kind", "") == "signal" && pid_of(e["target"]) == target &&
                    e["signal"].value("number", 0) == SIGSTOP;
         },
         10s, "the kill -STOP of the agent");
