@@ -283,17 +283,45 @@ static __always_inline __u32 *pg_pending_slot(__u32 tid)
 	return bpf_map_lookup_elem(&pg_pending, &slot);
 }
 
+/* A task outside the host's pid or mount namespace (the host's: those of
+ * the initial pid namespace's init). What arms a process at exec
+ * (PG_TASK_ARMED), and what stands for the flag where the cache has no entry. */
+__u32 pg_host_mntns = 0; /* as the hooks below last read it */
+
+static __always_inline int pg_container_side(struct task_struct *task, __u32 pidns, __u32 mntns)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	struct pid_namespace *init = 0;
+
+	if (pidns != PG_INIT_PIDNS)
+		return 1;
+	bpf_probe_read_kernel(&init, sizeof(init), &pid->numbers[0].ns);
+	pg_host_mntns = BPF_CORE_READ(init, child_reaper, nsproxy, mnt_ns, ns.inum);
+	return mntns != pg_host_mntns;
+}
+
+/* The same from the value the lifecycle hooks keep: no reads, for the
+ * decision, whose call chains have no stack to spare on 6.1. Before any
+ * hook ran (never, once a process has forked), everything is a container. */
+static __always_inline int pg_container_side_kept(__u32 pidns, __u32 mntns)
+{
+	return pidns != PG_INIT_PIDNS || !pg_host_mntns || mntns != pg_host_mntns;
+}
+
 /* A process' identity changes without an exec when it joins another cgroup
  * (a runtime moving it into a container's), another mount namespace, takes
  * another uid or name. Targets are named from pg_procs, so each such change
- * is written there as it happens. */
-static __always_inline void pg_refresh_proc(struct task_struct *task)
+ * is written there as it happens; PG_TASK_ARMED stays as it was. A function
+ * of its own: its record would add to the syscall exit's stack (512 bytes
+ * for a whole call chain on 6.1). */
+static __noinline void pg_refresh_proc(struct task_struct *task)
 {
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct pg_task t = {};
+	struct pg_task t = {}, *old = bpf_map_lookup_elem(&pg_procs, &tgid);
 
 	pg_fill_task(&t, leader);
+	t.flags = old ? old->flags : pg_container_side(task, t.pidns, t.mntns) * PG_TASK_ARMED;
 	if (bpf_map_update_elem(&pg_procs, &tgid, &t, BPF_ANY))
 		pg_count_lost(PG_EV_FORK, PG_LOST_PROC_MAP_FULL);
 }

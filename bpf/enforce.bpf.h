@@ -17,17 +17,8 @@
  *   succeeded gets the KILL treatment at syscall exit.
  * - PG_ENFORCE_MONITOR: reported as PG_ACT_AUDITED, nothing applied.
  *
- * Containers not identified yet. The daemon registers a container's cgroup
- * (pg_cgroups) from a cgroup-tree scan at start, a watch on cgroup creation
- * and the runtime's events; a process can still act before that. The kernel
- * does not wait for it: a cgroup missing from pg_cgroups is an unidentified
- * container when its process is outside the initial pid namespace, or when a
- * task joined it under a container parent (pg_cgroup_class, set at
- * cgroup_attach_task and exec, below: an ancestor named libpod_parent,
- * machine.slice or kubepods*). Its facts are then the generation's
- * unident_src/unident_tgt: each rule's posture says whether a selector that
- * names containers matches it (fail-closed by default for block rules), and
- * the event carries PG_F_UNIDENTIFIED when that decided.
+ * Who each side is (registered, an unidentified container, the host) and
+ * when the posture for the unidentified applies: posture.bpf.h.
  *
  * Not decided in the kernel: `binaries` clauses (the compiler of the maps
  * leaves rules with one out of every kernel set, so they never match here;
@@ -41,6 +32,7 @@
 #define PODGUARD_ENFORCE_BPF_H
 
 #include "common.bpf.h"
+#include "posture.bpf.h"
 #include "proc_walk.bpf.h"
 
 #define PG_SIGKILL 9
@@ -77,37 +69,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pg_rule);
 } pg_policy_rules SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PG_MAX_CGROUPS);
-	__type(key, struct pg_cgroup_key);
-	__type(value, struct pg_cgroup_info);
-} pg_cgroups SEC(".maps");
-
-/* Cgroups a task joined under a container parent, not yet registered. LRU:
- * the daemon's registration supersedes an entry, so losing an old one costs
- * nothing once the daemon caught up. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PG_MAX_CGROUPS);
-	__type(key, __u64);
-	__type(value, __u32);
-} pg_cgroup_class SEC(".maps");
-
-/* One operation as the decision sees it. */
-struct pg_op_facts {
-	__u64 src_cgroup;
-	__u64 tgt_cgroup;
-	__u32 src_pidns;
-	__u32 tgt_pidns;
-	__u32 src_tgid;
-	__u32 tgt_tgid;
-	__u32 kind; /* enum pg_op_kind */
-	__u32 bit;  /* the operation's bit in the kind's mask */
-	__u32 tgt_known;
-	__u32 pad;
-};
 
 /* pg_decide's answer, packed: action | mode << 8 | posture << 16 | rule id << 32. */
 #define PG_D_ACTION(d) ((__u8)(d))
@@ -161,16 +122,6 @@ static __always_inline __u32 pg_ptrace_bit(__u16 syscall, __s64 request)
 	if (request >= PG_PTRACE_HIGH_BASE && request < PG_PTRACE_HIGH_BASE + PG_PTRACE_HIGH_COUNT)
 		return PG_PTRACE_LOW_MAX + 1 + (request - PG_PTRACE_HIGH_BASE);
 	return PG_PTRACE_BIT_OTHER;
-}
-
-/* A cgroup the daemon has not registered: a container not identified yet
- * when its process is outside the initial pid namespace or the kernel saw a
- * task join it under a container parent; else a host cgroup. */
-static __always_inline int pg_unregistered_container(__u64 cgroup_id, __u32 pidns)
-{
-	if (pidns && pidns != PG_INIT_PIDNS)
-		return 1;
-	return cgroup_id && bpf_map_lookup_elem(&pg_cgroup_class, &cgroup_id) != 0;
 }
 
 /* podguard::classify_relation on cgroup facts: same pod when both pod ids
@@ -233,27 +184,12 @@ static __noinline __u64 pg_decide(struct pg_op_facts *op)
 	if (!any)
 		return (__u64)mode << 8;
 	key.gen = gen;
-	key.cgroup_id = op->src_cgroup;
-	si = bpf_map_lookup_elem(&pg_cgroups, &key);
-	if (!si) {
-		key.cgroup_id = pg_unregistered_container(op->src_cgroup, op->src_pidns)
-					? PG_CGROUP_KEY_UNIDENTIFIED
-					: PG_CGROUP_KEY_HOST;
-		si = bpf_map_lookup_elem(&pg_cgroups, &key);
-		if (!si)
-			return 0;
-	}
-	key.cgroup_id = op->tgt_cgroup;
-	ti = bpf_map_lookup_elem(&pg_cgroups, &key);
-	if (!ti) {
-		key.cgroup_id =
-			op->tgt_known && pg_unregistered_container(op->tgt_cgroup, op->tgt_pidns)
-				? PG_CGROUP_KEY_UNIDENTIFIED
-				: PG_CGROUP_KEY_HOST;
-		ti = bpf_map_lookup_elem(&pg_cgroups, &key);
-		if (!ti)
-			return 0;
-	}
+	si = pg_source_info(&key, op);
+	if (!si)
+		return 0;
+	ti = pg_target_info(&key, op);
+	if (!ti)
+		return 0;
 	/* Rules naming containers, for the sides not identified: branch-free. */
 	src_un = 0 - (__u64)(si->unidentified != 0);
 	tgt_un = 0 - (__u64)(ti->unidentified != 0);
@@ -290,6 +226,7 @@ static __always_inline void pg_facts_from_event(struct pg_op_facts *f, struct pg
 	f->tgt_cgroup = tgt->cgroup_id;
 	f->src_pidns = src->pidns;
 	f->tgt_pidns = tgt->pidns;
+	f->src_mntns = src->mntns;
 	f->src_tgid = src->pid;
 	f->tgt_tgid = tgt->pid;
 	f->tgt_known = (h->flags & PG_F_TARGET_KNOWN) != 0;
@@ -305,7 +242,7 @@ static __noinline void pg_enforce(union pg_any_event *ev, __u32 kind, __u32 bit,
 	__u64 d;
 	__u8 action;
 
-	pg_facts_from_event(&f, h, &ev->signal.source, &ev->signal.target);
+	pg_facts_from_event(&f, h, &ev->act.source, &ev->act.target);
 	d = pg_decide(&f);
 	action = PG_D_ACTION(d);
 	h->policy_rule = PG_D_RULE(d);
@@ -353,76 +290,6 @@ static __always_inline void pg_enforce_exit(long ret)
 	ev->hdr.action = PG_ACT_KILLED;
 }
 
-
-/* ---- containers the kernel recognises before the daemon does ---------- */
-
-/* Names of the cgroups container runtimes create their containers under
- * (podman's cgroupfs and systemd managers, the kubelet's both drivers). */
-static __always_inline int pg_is_parent_name(const char *name)
-{
-	char b[16] = {};
-
-	if (bpf_probe_read_kernel_str(b, sizeof(b), name) <= 0)
-		return 0;
-	if (b[0] == 'l' && b[1] == 'i' && b[2] == 'b' && b[3] == 'p' && b[4] == 'o' &&
-	    b[5] == 'd' && b[6] == '_' && b[7] == 'p' && b[8] == 'a' && b[9] == 'r' &&
-	    b[10] == 'e' && b[11] == 'n' && b[12] == 't' && b[13] == 0)
-		return 1; /* libpod_parent */
-	if (b[0] == 'k' && b[1] == 'u' && b[2] == 'b' && b[3] == 'e' && b[4] == 'p' &&
-	    b[5] == 'o' && b[6] == 'd' && b[7] == 's')
-		return 1; /* kubepods, kubepods.slice, kubepods-burstable.slice, ... */
-	if (b[0] == 'm' && b[1] == 'a' && b[2] == 'c' && b[3] == 'h' && b[4] == 'i' &&
-	    b[5] == 'n' && b[6] == 'e' && b[7] == '.' && b[8] == 's' && b[9] == 'l' &&
-	    b[10] == 'i' && b[11] == 'c' && b[12] == 'e' && b[13] == 0)
-		return 1; /* machine.slice */
-	return 0;
-}
-
-/* Marks a default-hierarchy cgroup as a container when one of its
- * ancestors is a container parent. Called where a task enters a cgroup
- * (cgroup_attach_task: runc moving its init into a new container) and at
- * exec (a task born into one with clone3(CLONE_INTO_CGROUP)). */
-static __always_inline void pg_classify_cgroup(struct cgroup *cg)
-{
-	__u64 id = BPF_CORE_READ(cg, kn, id);
-	__u32 val = PG_CG_CONTAINER;
-	struct cgroup *a;
-
-	if (bpf_map_lookup_elem(&pg_cgroup_class, &id))
-		return;
-	a = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
-	for (int i = 0; i < PG_CG_MAX_DEPTH && a; i++) {
-		struct cgroup *up = (struct cgroup *)BPF_CORE_READ(a, self.parent);
-
-		if (!up)
-			return; /* the root: never a parent of containers by name */
-		if (pg_is_parent_name(BPF_CORE_READ(a, kn, name))) {
-			bpf_map_update_elem(&pg_cgroup_class, &id, &val, BPF_ANY);
-			return;
-		}
-		a = up;
-	}
-}
-
-SEC("raw_tp/cgroup_attach_task")
-int BPF_PROG(pg_cgroup_classify_attach, struct cgroup *dst, const char *path,
-	     struct task_struct *task, bool threadgroup)
-{
-	/* On a hybrid machine every hierarchy fires; only cgroup2 ids count. */
-	if (BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
-		return 0;
-	pg_classify_cgroup(dst);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(pg_cgroup_classify_exec, struct task_struct *task, pid_t old_pid,
-	     struct linux_binprm *bprm)
-{
-	pg_classify_cgroup(BPF_CORE_READ(task, cgroups, dfl_cgrp));
-	return 0;
-}
-
 /* ---- BPF LSM (loaded only where the kernel probe found it working) ---- */
 
 static __always_inline int pg_lsm_decide(struct task_struct *target, __u32 kind, __u32 bit,
@@ -441,6 +308,7 @@ static __always_inline int pg_lsm_decide(struct task_struct *target, __u32 kind,
 	f.tgt_cgroup = pg_task_cgroup_id(target);
 	f.src_pidns = pg_task_pidns(cur);
 	f.tgt_pidns = pg_task_pidns(target);
+	f.src_mntns = BPF_CORE_READ(cur, nsproxy, mnt_ns, ns.inum);
 	d = pg_decide(&f);
 	action = PG_D_ACTION(d);
 	if (PG_D_MODE(d) != PG_ENFORCE_LSM)

@@ -8,6 +8,7 @@
 #define PODGUARD_LIFECYCLE_BPF_H
 
 #include "common.bpf.h"
+#include "posture.bpf.h"
 #include "proc_object.bpf.h"
 
 /* Every number a task has, one per pid namespace level, maps to it. */
@@ -81,6 +82,7 @@ int BPF_PROG(pg_process_fork, struct task_struct *parent, struct task_struct *ch
 	ev = pg_process_event(PG_EV_FORK, child);
 	if (!ev)
 		return 0;
+	ev->process.task.flags = pg_flags_at_fork(parent, &ev->process.task);
 	pg_cache_proc(&ev->process.task);
 	pg_submit(ev);
 	return 0;
@@ -108,7 +110,10 @@ int BPF_PROG(pg_process_exec, struct task_struct *task, pid_t old_pid, struct li
 	ev = pg_process_event(PG_EV_EXEC, task);
 	if (!ev)
 		return 0;
-	/* The cache must hold the new comm even for the agent's own execs. */
+	/* The cache must hold the new comm even for the agent's own execs. The
+	 * exec of a container's binary arms its process (posture.bpf.h) before
+	 * any of that binary's code runs. */
+	ev->process.task.flags = pg_flags_at_exec(task, &ev->process.task);
 	pg_cache_proc(&ev->process.task);
 	n = bpf_probe_read_kernel_str(ev->process.filename, sizeof(ev->process.filename),
 				      BPF_CORE_READ(bprm, filename));

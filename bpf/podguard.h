@@ -162,9 +162,17 @@ struct pg_task {
 	__u64 cgroup_id;  /* cgroup v2 (default hierarchy) id */
 	__u64 start_ns;   /* process start, CLOCK_BOOTTIME ns: (pid, start) is unique */
 	__u32 ppid;       /* host tgid of the real parent */
-	__u32 pad;
+	__u32 flags;      /* PG_TASK_*: meaningful in pg_procs only */
 	char comm[PG_COMM_LEN];
 };
+
+/* pg_task.flags. ARMED: the process runs a container's code: it, or the
+ * process it was forked from, exec'd a binary while outside the host's pid or
+ * mount namespace (a container's entrypoint, a `podman exec` command). Sticky
+ * across fork and every later exec, setns and cgroup move. The posture for an
+ * unidentified container applies to an armed source only: a runtime's setup
+ * (runc init joining the pod's namespaces) runs before that exec. */
+#define PG_TASK_ARMED 0x1
 
 struct pg_header {
 	__u64 time_ns; /* CLOCK_BOOTTIME */

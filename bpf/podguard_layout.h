@@ -25,6 +25,7 @@
 
 PG_ASSERT_SIZE(pg_task, 72);
 PG_ASSERT_OFFSET(pg_task, cgroup_id, 32);
+PG_ASSERT_OFFSET(pg_task, flags, 52);
 PG_ASSERT_OFFSET(pg_task, comm, 56);
 PG_ASSERT_SIZE(pg_header, 48);
 PG_ASSERT_OFFSET(pg_header, first_ns, 40);

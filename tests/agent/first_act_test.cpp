@@ -26,6 +26,12 @@ std::string policy_file(const std::string& name) {
 
 // The seed pod: pod "nginx" (as seed-pod.yaml selects it), nginx surviving
 // SIGHUP as the real one does, and shell.
+// A side's host pid; 0 when unresolved (null).
+int pid_of(const Json& side) {
+    auto it = side.find("pid");
+    return it != side.end() && it->is_number() ? it->get<int>() : 0;
+}
+
 PodmanPodOptions seed_pod(const std::string& name = "nginx",
                           std::map<std::string, std::string> labels = {{"app", "demo"}}) {
     // A pod of that name left by a crashed run would make kube play fail.
@@ -61,7 +67,7 @@ class FirstAct : public ::testing::Test {
                             const std::string& what) {
         return agent.wait_for(
             [&](const Json& e) {
-                return e["target"].value("pid", 0) == target &&
+                return pid_of(e["target"]) == target &&
                        e["source"]["container"].is_object() &&
                        e["source"]["container"].value("id", "") == source.id;
             },
@@ -92,9 +98,10 @@ TEST_F(FirstAct, PodCreatedBeforeTheAgent) {
         first_event(agent, pod.container("shell"), nginx.pid, "the shell's kill -HUP"));
 }
 
+// The default posture (closed) lets runc set the pod up: it starts.
 TEST_F(FirstAct, PodCreatedAfterTheAgent) {
     AgentProcess agent(agent_args("seed-pod.yaml"));
-    PodmanPod pod(seed_pod());
+    PodmanPod pod(seed_pod()); // throws if a container fails to start
     const auto& nginx = pod.container("nginx");
     const std::string path = "/proc/" + std::to_string(nginx.ns_pid) + "/root/etc/nginx/nginx.conf";
     auto r = pod.exec("shell", {"head", path});
@@ -102,6 +109,87 @@ TEST_F(FirstAct, PodCreatedAfterTheAgent) {
     Json ev = first_event(agent, pod.container("shell"), nginx.pid, "the shell's read of /root");
     expect_killed_event(ev);
     EXPECT_EQ(ev.value("kind", ""), "proc_access") << ev.dump();
+}
+
+// A container of the pod started after it, whose entrypoint is the act:
+// runc execs it, so nothing of the container runs before it. Returns the
+// container's id and exit code.
+std::pair<std::string, int> run_in_pod(const PodmanPod& pod, const std::string& name,
+                                       const std::vector<std::string>& argv) {
+    const std::string full = pod.name() + "-" + name;
+    std::vector<std::string> args = {"run",    "-d", "--pod",      pod.name(),
+                                     "--name", full, kBusyboxImage};
+    args.insert(args.end(), argv.begin(), argv.end());
+    auto run = podman(args);
+    EXPECT_TRUE(run.success()) << run.describe();
+    std::string id = run.out.substr(0, run.out.find_first_of("\n"));
+    auto waited = podman({"wait", full}, 30s);
+    (void)podman({"rm", "-f", "-t", "0", full});
+    EXPECT_TRUE(waited.success()) << waited.describe();
+    return {id, waited.success() ? std::stoi(waited.out) : -1};
+}
+
+// The default posture (closed): the container's runtime setup is not
+// stopped (it starts), its entrypoint's act is, whatever it acts with.
+TEST_F(FirstAct, ContainerThatActsTheInstantItStarts) {
+    AgentProcess agent(agent_args("seed-pod.yaml"));
+    PodmanPodOptions o = seed_pod();
+    o.containers.pop_back(); // nginx only; shells join below
+    PodmanPod pod(o);
+    const auto& nginx = pod.container("nginx");
+    const std::string ns_pid = std::to_string(nginx.ns_pid);
+    const std::vector<std::vector<std::string>> acts = {
+        {"/bin/kill", "-HUP", ns_pid},
+        {"/bin/head", "/proc/" + ns_pid + "/root/etc/nginx/nginx.conf"},
+    };
+    for (const auto& argv : acts) {
+        SCOPED_TRACE(argv[0]);
+        // Named as the policy's source ("shell"): one after the other.
+        auto [id, code] = run_in_pod(pod, "shell", argv);
+        EXPECT_EQ(code, 128 + SIGKILL) << "exit code of the acting container\n"
+                                       << agent.diagnostics();
+        PodmanContainer shell;
+        shell.id = id;
+        expect_killed_event(first_event(agent, shell, nginx.pid, "the container's act at start"));
+    }
+}
+
+// Nothing names the containers (--no-metadata): they stay unidentified for
+// good, and the closed posture decides everything about them. runc's setup
+// of every container (joining the pod's namespaces through
+// /proc/<infra>/ns/*, in the new container's cgroup) is not killed: the pod
+// starts; the runtime's acts are reported as the host's. A `podman exec`
+// process (runc init joins the cgroup, then execs the command) is held to
+// the posture from that exec: its first forbidden act is killed.
+TEST_F(FirstAct, RuntimeSetupIsNotKilledButExecIs) {
+    auto args = agent_args("seed-pod.yaml");
+    args.push_back("--no-metadata");
+    AgentProcess agent(args);
+    PodmanPod pod(seed_pod()); // throws if a container fails to start
+    for (const auto& c : pod.containers())
+        EXPECT_GT(c.pid, 0) << c.id;
+    Json setup = agent.wait_for(
+        [&](const Json& e) {
+            return e.value("kind", "") == "proc_access" &&
+                   e["source"].value("comm", "").rfind("runc:", 0) == 0 &&
+                   pid_of(e["target"]) == pod.infra().pid;
+        },
+        10s, "runc joining the pod's namespaces");
+    EXPECT_EQ(setup.value("action", ""), "allowed") << setup.dump();
+    EXPECT_FALSE(setup.contains("reason")) << setup.dump();
+    for (const auto& e : agent.events()) {
+        const std::string comm = e["source"].value("comm", "");
+        if (comm.rfind("runc", 0) == 0 || comm == "conmon") {
+            EXPECT_NE(e.value("action", ""), "killed") << e.dump();
+        }
+    }
+
+    const auto& nginx = pod.container("nginx");
+    auto r = pod.exec("shell", {"kill", "-HUP", std::to_string(nginx.ns_pid)});
+    EXPECT_TRUE(killed(r)) << r.describe() << "\n" << agent.diagnostics();
+    Json ev = first_event(agent, pod.container("shell"), nginx.pid, "the exec'd kill -HUP");
+    expect_killed_event(ev);
+    EXPECT_EQ(ev.value("reason", ""), "unidentified_container") << ev.dump();
 }
 
 // A new process entering a container the agent already knows, named as

@@ -107,7 +107,8 @@ std::string make_initrd(const TempDir& dir) {
 struct VmRun {
     std::map<std::string, std::map<std::string, int>> err; // case -> op -> errno (0 = ok)
     std::map<std::string, std::string> exit;               // case -> status
-    std::map<std::string, std::vector<std::array<long long, 4>>> events; // kind action rule res
+    std::map<std::string, std::vector<std::array<long long, 5>>>
+        events; // kind action rule res flags
     struct Access {
         long long action = 0;
         long long result = 0;
@@ -132,6 +133,7 @@ VmRun parse(const std::string& log) {
     std::regex exit(R"(PGVM exit case=(\w+) status=(\S+))");
     std::regex event(R"(PGVM event case=(\w+) kind=(\d+) action=(\d+) rule=(\d+) result=(-?\d+))");
     std::regex rule(R"(PGVM rule id=(\d+) name=(\S+))");
+    std::regex flags_re(R"( flags=(\d+))");
     std::regex access(
         R"(PGVM event case=(\w+) kind=3 action=(\d+) rule=\d+ result=(-?\d+) syscall=(\S+) flags=(\d+) entry=(\d+))");
     std::smatch m;
@@ -143,8 +145,10 @@ VmRun parse(const std::string& log) {
         else if (std::regex_search(line, m, exit))
             v.exit[m[1]] = m[2];
         else if (std::regex_search(line, m, event)) {
+            std::smatch f;
+            long long flags = std::regex_search(line, f, flags_re) ? std::stoll(f[1]) : -1;
             v.events[m[1]].push_back(
-                {std::stoll(m[2]), std::stoll(m[3]), std::stoll(m[4]), std::stoll(m[5])});
+                {std::stoll(m[2]), std::stoll(m[3]), std::stoll(m[4]), std::stoll(m[5]), flags});
             std::smatch a;
             if (std::regex_search(line, a, access))
                 v.accesses[a[1]].push_back({std::stoll(a[2]), std::stoll(a[3]), a[4],
@@ -289,6 +293,39 @@ TEST_F(LsmVm, AllowedPairSucceeds) {
         EXPECT_EQ(ev[1], PG_ACT_ALLOWED);
         EXPECT_EQ(ev[2], 0);
     }
+}
+
+// A container cgroup no daemon registered (machine.slice/libpod-<id>.scope),
+// under the default posture (closed): the runtime's setup before the exec is
+// judged as the host (its open of the target's /proc/<pid>/root succeeds),
+// and the container's first acts after its exec are denied, each event
+// saying blocked and that the posture decided.
+TEST_F(LsmVm, UnidentifiedContainerFirstActIsDenied) {
+    const auto& e = at(v_->err, "unidentified");
+    EXPECT_EQ(at(e, "setup_open_proc_root"), 0) << "the runtime's setup\n" << v_->log;
+    EXPECT_EQ(at(e, "kill"), EPERM);
+    EXPECT_EQ(at(e, "ptrace_attach"), EPERM);
+    EXPECT_EQ(at(e, "open_proc_root"), EACCES);
+    EXPECT_EQ(at(e, "open_symlink"), EACCES);
+    EXPECT_EQ(at(e, "uring_open"), EACCES);
+    EXPECT_EQ(at(v_->exit, "unidentified"), "code:0") << "denied, not killed";
+    uint32_t rule = at(v_->rule, "vm-test/a-may-not-touch-b");
+    std::set<long long> kinds;
+    int allowed = 0;
+    for (const auto& ev : at(v_->events, "unidentified")) {
+        if (ev[1] == PG_ACT_ALLOWED) { // the setup's open, as the host's
+            EXPECT_EQ(ev[4] & PG_F_UNIDENTIFIED, 0);
+            ++allowed;
+            continue;
+        }
+        EXPECT_EQ(ev[1], PG_ACT_BLOCKED) << "kind " << ev[0];
+        EXPECT_EQ(ev[2], rule);
+        EXPECT_NE(ev[4] & PG_F_UNIDENTIFIED, 0) << "kind " << ev[0] << " flags " << ev[4];
+        EXPECT_LT(ev[3], 0) << "the syscall failed";
+        kinds.insert(ev[0]);
+    }
+    EXPECT_GE(allowed, 1) << "the setup's open is reported";
+    EXPECT_EQ(kinds, (std::set<long long>{PG_EV_SIGNAL, PG_EV_PTRACE, PG_EV_PROC_ACCESS}));
 }
 
 TEST_F(LsmVm, AuditModeChangesNothing) {

@@ -162,8 +162,8 @@ int main(int argc, char** argv) {
                   "Do not list and watch PodGuardPolicy objects from the Kubernetes API");
     run->add_option("--unidentified", run_opts.unidentified,
                     "Posture for a container not identified yet, for policies that do not set "
-                    "spec.unidentified: open (default for now: see README) or closed (block and "
-                    "audit rules naming containers apply to it)")
+                    "spec.unidentified: closed (default: block and audit rules naming containers "
+                    "apply to it from its first exec) or open (they do not until it is named)")
         ->check(CLI::IsMember({"closed", "open"}));
     run->add_option("--store", run_opts.store_path,
                     "SQLite event store (default /var/lib/podguard/events.db)");

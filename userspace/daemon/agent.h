@@ -39,7 +39,7 @@ struct AgentOptions {
     std::string store_path = "/var/lib/podguard/events.db";           // empty: no store
     uint64_t store_max_bytes = 1ull << 30;                            // 0: no bound
     std::chrono::seconds store_max_age = std::chrono::hours(24 * 30); // 0: no bound
-    std::string unidentified = "open"; // posture for containers not identified yet
+    std::string unidentified = "closed"; // posture for containers not identified yet
     // Pin maps and links under /sys/fs/bpf/podguard: enforcement outlives
     // the daemon and the next one adopts it (fail-closed).
     bool pin = false;

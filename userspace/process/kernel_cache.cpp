@@ -43,6 +43,7 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
                                     const std::unordered_map<std::string, uint64_t>& cgroup_ids) {
     SeedStats stats;
     const uint32_t host_ns = host_pidns_inode();
+    const uint32_t host_mnt = host_mntns_inode();
     std::vector<pg_pid_key> written;
     for (const auto& s : threads) {
         if (s.nspids.empty())
@@ -63,6 +64,10 @@ Result<SeedStats> seed_kernel_cache(int pids_fd, int procs_fd,
             continue;
         auto cgroup = cgroup_ids.find(s.cgroup_path);
         pg_task t = task_of(party_of(s, cgroup != cgroup_ids.end() ? cgroup->second : 0));
+        // As the exec hook would have armed it (bpf/posture.bpf.h): a
+        // process outside the host's namespaces runs a container's code.
+        if (s.pidns != host_ns || s.mntns != host_mnt)
+            t.flags = PG_TASK_ARMED;
         if (bpf_map_update_elem(procs_fd, &t.pid, &t, BPF_NOEXIST) != 0 && errno != EEXIST)
             return make_error(std::string("cannot seed process cache: ") + strerror(errno));
         ++stats.processes;

@@ -51,6 +51,14 @@ uint32_t host_pidns_inode() {
     return ino;
 }
 
+uint32_t host_mntns_inode() {
+    static const uint32_t ino = [] {
+        uint32_t init = namespace_inode("/proc/1/ns/mnt");
+        return init ? init : namespace_inode("/proc/self/ns/mnt");
+    }();
+    return ino;
+}
+
 Result<ProcSnapshot> snapshot_task(uint32_t tgid, uint32_t tid) {
     ProcSnapshot s;
     s.tgid = tgid;

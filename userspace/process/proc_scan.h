@@ -38,5 +38,7 @@ Result<ProcSnapshot> snapshot_task(uint32_t tgid, uint32_t tid);
 
 uint32_t namespace_inode(const std::string& ns_link_path); // 0 if unreadable
 uint32_t host_pidns_inode();
+// The host's mount namespace: pid 1's (with the host's pid namespace), else ours.
+uint32_t host_mntns_inode();
 
 } // namespace podguard

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -221,23 +223,8 @@ pid_t spawn_in(const std::string& cgroup, const std::function<int()>& body) {
     return pid;
 }
 
-void run_case(const char* scase, const std::string& from, const std::string& to, bool hit_agent,
-              struct ring_buffer* rb, bool compat_only = false) {
-    pid_t agent = getpid();
-    pid_t target = spawn_in(to, [] {
-        signal(SIGUSR1, SIG_IGN);
-        for (;;)
-            pause();
-        return 0;
-    });
-    usleep(100 * 1000);
-    pid_t actor = spawn_in(from, [&] {
-        if (compat_only) {
-            act_compat(scase, target);
-            return 0;
-        }
-        return act(scase, target, hit_agent ? agent : 0);
-    });
+// Waits for the actor, ends the target, reports the actor's events.
+void finish_case(const char* scase, pid_t actor, pid_t target, struct ring_buffer* rb) {
     int st = 0;
     waitpid(actor, &st, 0);
     std::printf("PGVM exit case=%s status=%s%d\n", scase, WIFSIGNALED(st) ? "signal:" : "code:",
@@ -256,6 +243,58 @@ void run_case(const char* scase, const std::string& from, const std::string& to,
                     syscall_name(h.syscall), h.flags, g_event_entries[i]);
     }
     std::fflush(stdout);
+}
+
+void run_case(const char* scase, const std::string& from, const std::string& to, bool hit_agent,
+              struct ring_buffer* rb, bool compat_only = false) {
+    pid_t agent = getpid();
+    pid_t target = spawn_in(to, [] {
+        signal(SIGUSR1, SIG_IGN);
+        for (;;)
+            pause();
+        return 0;
+    });
+    usleep(100 * 1000);
+    pid_t actor = spawn_in(from, [&] {
+        if (compat_only) {
+            act_compat(scase, target);
+            return 0;
+        }
+        return act(scase, target, hit_agent ? agent : 0);
+    });
+    finish_case(scase, actor, target, rb);
+}
+
+// A container no daemon registered: a cgroup under a container parent
+// (bpf/posture.bpf.h), the first thing its process does being the runtime's
+// setup (an open of the target's /proc/<pid>/root from the host's
+// namespaces, as runc init joins a pod's), then an exec in a mount
+// namespace of its own (the container's entrypoint), which acts at once.
+void run_unidentified_case(const char* scase, const std::string& to, struct ring_buffer* rb) {
+    const std::string cgroup = "machine.slice/libpod-0123456789abcdef.scope";
+    make_cgroup("machine.slice");
+    make_cgroup(cgroup);
+    pid_t target = spawn_in(to, [] {
+        signal(SIGUSR1, SIG_IGN);
+        for (;;)
+            pause();
+        return 0;
+    });
+    usleep(100 * 1000);
+    const std::string target_s = std::to_string(target);
+    pid_t actor = spawn_in(cgroup, [&] {
+        std::string path = "/proc/" + target_s + "/root/init";
+        int fd = open(path.c_str(), O_RDONLY);
+        report(scase, "setup_open_proc_root", fd, errno);
+        if (fd >= 0)
+            close(fd);
+        if (unshare(CLONE_NEWNS) != 0)
+            report(scase, "unshare", -1, errno);
+        execl("/proc/self/exe", "loader", "--act", scase, target_s.c_str(), nullptr);
+        report(scase, "exec", -1, errno);
+        return 1;
+    });
+    finish_case(scase, actor, target, rb);
 }
 
 void fill_proc_names(int fd) {
@@ -291,9 +330,11 @@ void load(enforce::PolicyMaps& maps, const char* action, uint64_t a, uint64_t b)
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IOLBF, 0);
     signal(SIGUSR1, SIG_IGN);
+    if (argc == 4 && std::string(argv[1]) == "--act") // run_unidentified_case's exec
+        return act(argv[2], std::atoi(argv[3]), 0);
     libbpf_set_print(libbpf_quiet);
     {
         std::ifstream lsm("/sys/kernel/security/lsm");
@@ -354,6 +395,7 @@ int main() {
     load(maps, "block", a, b);
     run_case("blocked", "a", "b", true, rb);
     run_case("allowed", "b", "a", false, rb);
+    run_unidentified_case("unidentified", "b", rb);
     load(maps, "audit", a, b);
     run_case("audit", "a", "b", false, rb);
     // Without the LSM (as on a host that refuses it): the 32-bit open is
