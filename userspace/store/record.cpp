@@ -1,5 +1,7 @@
 #include "store/record.h"
 
+#include "events/kinds.h"
+
 #include <algorithm>
 #include <cstring>
 #include <openssl/evp.h>
@@ -64,9 +66,7 @@ StoreRecord make_record(const Event& e) {
     r.action = to_string(e.action);
     r.relation = to_string(e.relation);
     r.source = party_of(e.source);
-    const bool lifecycle =
-        e.kind == EventKind::Fork || e.kind == EventKind::Exec || e.kind == EventKind::Exit;
-    if (!lifecycle)
+    if (!is_lifecycle(e.kind))
         r.target = party_of(e.target);
     // The stream's rendering (a copy instead of a second render), its
     // ancestry moved into process records.

@@ -1,5 +1,7 @@
 #include "store/store_sink.h"
 
+#include "events/kinds.h"
+
 #include <ctime>
 #include <spdlog/spdlog.h>
 
@@ -18,10 +20,6 @@ uint64_t realtime_ns() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-bool is_lifecycle(EventKind kind) {
-    return kind == EventKind::Fork || kind == EventKind::Exec || kind == EventKind::Exit;
 }
 
 } // namespace
