@@ -223,6 +223,19 @@ pid_t spawn_in(const std::string& cgroup, const std::function<int()>& body) {
     return pid;
 }
 
+// The target: a process of cgroup `to` that waits (and ignores the SIGUSR1
+// the actors send), given a moment to settle in its cgroup.
+pid_t spawn_target(const std::string& to) {
+    pid_t target = spawn_in(to, [] {
+        signal(SIGUSR1, SIG_IGN);
+        for (;;)
+            pause();
+        return 0;
+    });
+    usleep(100 * 1000);
+    return target;
+}
+
 // Waits for the actor, ends the target, reports the actor's events.
 void finish_case(const char* scase, pid_t actor, pid_t target, struct ring_buffer* rb) {
     int st = 0;
@@ -248,13 +261,7 @@ void finish_case(const char* scase, pid_t actor, pid_t target, struct ring_buffe
 void run_case(const char* scase, const std::string& from, const std::string& to, bool hit_agent,
               struct ring_buffer* rb, bool compat_only = false) {
     pid_t agent = getpid();
-    pid_t target = spawn_in(to, [] {
-        signal(SIGUSR1, SIG_IGN);
-        for (;;)
-            pause();
-        return 0;
-    });
-    usleep(100 * 1000);
+    pid_t target = spawn_target(to);
     pid_t actor = spawn_in(from, [&] {
         if (compat_only) {
             act_compat(scase, target);
@@ -274,13 +281,7 @@ void run_unidentified_case(const char* scase, const std::string& to, struct ring
     const std::string cgroup = "machine.slice/libpod-0123456789abcdef.scope";
     make_cgroup("machine.slice");
     make_cgroup(cgroup);
-    pid_t target = spawn_in(to, [] {
-        signal(SIGUSR1, SIG_IGN);
-        for (;;)
-            pause();
-        return 0;
-    });
-    usleep(100 * 1000);
+    pid_t target = spawn_target(to);
     const std::string target_s = std::to_string(target);
     pid_t actor = spawn_in(cgroup, [&] {
         std::string path = "/proc/" + target_s + "/root/init";
