@@ -67,8 +67,7 @@ class FirstAct : public ::testing::Test {
                             const std::string& what) {
         return agent.wait_for(
             [&](const Json& e) {
-                return pid_of(e["target"]) == target &&
-                       e["source"]["container"].is_object() &&
+                return pid_of(e["target"]) == target && e["source"]["container"].is_object() &&
                        e["source"]["container"].value("id", "") == source.id;
             },
             10s, what);
