@@ -88,21 +88,6 @@ std::vector<Event> bulk(size_t n, uint64_t t0 = kT0, uint64_t step = kSecond / 1
 
 using Ids = std::vector<int64_t>;
 
-// One value read with plain sqlite3 ("" for NULL or no row).
-std::string stored_text(const std::string& path, const std::string& query) {
-    sqlite3* db = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return out;
-}
-
 } // namespace
 
 TEST(EventStore, StoresTheEventJsonAndItsIdentities) {
@@ -629,10 +614,8 @@ CREATE VIEW events_flat AS SELECT e.id FROM events e;
                 std::to_string(r.time_ns) + ", '" + r.kind + "', '" + r.action + "', '" +
                 r.relation + "', " + src + ", " + pid(r.source.pid) + ", " + tgt + ", " +
                 pid(r.target.pid) + ", x'" + to_hex(prev) + "', x'" + to_hex(hash) + "');";
-        std::string json = r.json;
-        for (size_t at = 0; (at = json.find('\'', at)) != std::string::npos; at += 2)
-            json.insert(at, 1, '\'');
-        rows += "INSERT INTO event_json VALUES (" + std::to_string(r.id) + ", '" + json + "');";
+        rows += "INSERT INTO event_json VALUES (" + std::to_string(r.id) + ", " +
+                sql_literal(r.json) + ");";
         prev = hash;
     }
     rows += "INSERT INTO chain VALUES (1, 1, 0, " + std::to_string(events.size()) + ", x'" +

@@ -85,20 +85,6 @@ int64_t count(const std::string& path, const std::string& query) {
     return n;
 }
 
-std::string text(const std::string& path, const std::string& query) {
-    sqlite3* db = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return out;
-}
-
 std::vector<std::string> stored_json(EventStore& store) {
     EventQuery q;
     q.limit = 0;
@@ -176,7 +162,7 @@ TEST(ProcessRecords, VerifyFindsAnEditedProcessRecord) {
 
     // A careful editor recomputes the record's digest too: the events that
     // refer to it chained the old one.
-    std::string edited = text(path, "SELECT json FROM processes WHERE pid = 4011");
+    std::string edited = stored_text(path, "SELECT json FROM processes WHERE pid = 4011");
     ASSERT_NE(edited.find("sleep 1"), std::string::npos);
     sql(path, "UPDATE processes SET digest = x'" + to_hex(sha256(edited)) + "' WHERE pid = 4011");
     r = open_store(path)->verify();
@@ -297,10 +283,8 @@ INSERT INTO facets VALUES (1, 'proc_access', 'allowed', 'same_pod', 1, 2);
                 std::to_string(r.time_ns) + ", 1, " + std::to_string(r.source.pid) + ", " +
                 std::to_string(r.target.pid) + ", x'" + to_hex(prev) + "', x'" + to_hex(hash) +
                 "');";
-        std::string json = r.json;
-        for (size_t at = 0; (at = json.find('\'', at)) != std::string::npos; at += 2)
-            json.insert(at, 1, '\'');
-        rows += "INSERT INTO event_json VALUES (" + std::to_string(r.id) + ", '" + json + "');";
+        rows += "INSERT INTO event_json VALUES (" + std::to_string(r.id) + ", " +
+                sql_literal(r.json) + ");";
         prev = hash;
     }
     rows += "INSERT INTO chain VALUES (1, 2, 0, " + std::to_string(events.size()) + ", x'" +

@@ -114,4 +114,26 @@ inline void sql(const std::string& path, const std::string& statement) {
         throw std::runtime_error(statement + ": " + err);
 }
 
+// One value read with plain sqlite3: as text ("" for NULL or no row).
+inline std::string stored_text(const std::string& path, const std::string& query) {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+// A string as an SQL literal: quoted, its quotes doubled.
+inline std::string sql_literal(std::string text) {
+    for (size_t at = 0; (at = text.find('\'', at)) != std::string::npos; at += 2)
+        text.insert(at, 1, '\'');
+    return "'" + text + "'";
+}
+
 } // namespace podguard::store_test
