@@ -25,9 +25,13 @@ struct {
 	__type(value, struct pt_regs);
 } pg_compat_regs SEC(".maps");
 
-static __always_inline int pg_in_compat_syscall(void)
+/* At a syscall's exit: the native number of the 32-bit syscall the task is
+ * in, -1 when it is in none (or in one nobody watches). */
+static __always_inline long pg_compat_exit_nr(void)
 {
-	return bpf_get_current_task_btf()->thread_info.status & PG_TS_COMPAT;
+	if (!pg_in_compat_syscall())
+		return -1;
+	return pg_compat_native_nr(PG_SYSCALL_NR(pg_syscall_regs()));
 }
 
 SEC("raw_tp/sys_enter")
@@ -63,11 +67,8 @@ int pg_compat_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sys_exit")
 int pg_compat_object_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	long nr;
+	long nr = pg_compat_exit_nr();
 
-	if (!pg_in_compat_syscall())
-		return 0;
-	nr = pg_compat_native_nr(PG_SYSCALL_NR(pg_syscall_regs()));
 	if (nr == PG_NR_OPEN || nr == PG_NR_OPENAT || nr == PG_NR_OPENAT2 || nr == PG_NR_CHDIR)
 		pg_object_exit(ctx->args[1]);
 	return 0;
@@ -76,14 +77,9 @@ int pg_compat_object_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sys_exit")
 int pg_compat_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	long nr;
+	long nr = pg_compat_exit_nr();
 
-	if (!pg_in_compat_syscall())
-		return 0;
-	nr = pg_compat_native_nr(PG_SYSCALL_NR(pg_syscall_regs()));
-	if (nr < 0)
-		return 0;
-	return pg_sys_exit_nr(nr, ctx->args[1]);
+	return nr < 0 ? 0 : pg_sys_exit_nr(nr, ctx->args[1]);
 }
 #endif
 

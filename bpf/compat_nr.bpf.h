@@ -118,13 +118,16 @@ static __always_inline long pg_compat_native_nr(long nr32)
 	return -1;
 }
 
+static __always_inline int pg_in_compat_syscall(void)
+{
+	return bpf_get_current_task_btf()->thread_info.status & PG_TS_COMPAT;
+}
+
 /* The native number of the current task's syscall nr, whichever table it
  * came from. */
 static __always_inline long pg_native_syscall_nr(long nr)
 {
-	struct task_struct *cur = bpf_get_current_task_btf();
-
-	return (cur->thread_info.status & PG_TS_COMPAT) ? pg_compat_native_nr(nr) : nr;
+	return pg_in_compat_syscall() ? pg_compat_native_nr(nr) : nr;
 }
 #else
 /* arm64's 32-bit (AArch32) syscalls are not watched: README "Known limits". */
