@@ -181,6 +181,18 @@ class PodAgentTest : public ::testing::Test {
     Side source(const Acted& a) { return observe(a).in(shell); }
     Side target() { return observe(victim).in(nginx); }
 
+    // The proc_access event of `a`'s `syscall` on `path` (as the event spells it).
+    Json proc_access_event(const Acted& a, const std::string& syscall, const std::string& path) {
+        return agent.wait_for(
+            [&](const Json& e) {
+                return e.value("kind", "") == "proc_access" &&
+                       e["source"].value("pid", -1) == a.pid &&
+                       e["proc_access"].value("path", "") == path &&
+                       e["proc_access"].value("syscall", "") == syscall;
+            },
+            5s, syscall + " of " + path);
+    }
+
   private:
     const VictimBorn born_;
     std::unique_ptr<AgentProcess> start_agent_if(VictimBorn when) {

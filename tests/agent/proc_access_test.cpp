@@ -47,14 +47,7 @@ class AgentProcAccess : public PodAgentTest {
     Json access_event(const Acted& a, const std::string& syscall, const std::string& path,
                       const std::string& entry, long result, int target_arg,
                       const std::string& relation = "same_pod") {
-        Json ev = agent.wait_for(
-            [&](const Json& e) {
-                return e.value("kind", "") == "proc_access" &&
-                       e["source"].value("pid", -1) == a.pid &&
-                       e["proc_access"].value("path", "") == path &&
-                       e["proc_access"].value("syscall", "") == syscall;
-            },
-            5s, syscall + " of " + path);
+        Json ev = proc_access_event(a, syscall, path);
         SCOPED_TRACE(ev.dump());
         EXPECT_EQ(ev.value("action", ""), "allowed");
         EXPECT_EQ(ev.value("relation", ""), relation);

@@ -53,22 +53,11 @@ class AgentProcObject : public PodAgentTest {
         return path;
     }
 
-    Json find(const Acted& a, const std::string& syscall, const std::string& path) {
-        Json ev = agent.wait_for(
-            [&](const Json& e) {
-                return e.value("kind", "") == "proc_access" &&
-                       e["source"].value("pid", -1) == a.pid &&
-                       e["proc_access"].value("path", "") == path &&
-                       e["proc_access"].value("syscall", "") == syscall;
-            },
-            5s, syscall + " of " + path);
-        return ev;
-    }
     // The event of an access to the victim's /proc/<pid>/<entry> file.
     Json victim_event(const Acted& a, const std::string& syscall, const std::string& path,
                       const std::string& entry, long result, bool by_object = true,
                       const std::string& relation = "same_pod") {
-        Json ev = find(a, syscall, path);
+        Json ev = proc_access_event(a, syscall, path);
         SCOPED_TRACE(ev.dump());
         EXPECT_EQ(ev.value("action", ""), "allowed");
         EXPECT_EQ(ev.value("relation", ""), relation);
@@ -83,7 +72,7 @@ class AgentProcObject : public PodAgentTest {
     // /proc/<pid>/root): the target is a process of that namespace.
     Json root_event(const Acted& a, const std::string& syscall, const std::string& path,
                     long result) {
-        Json ev = find(a, syscall, path);
+        Json ev = proc_access_event(a, syscall, path);
         SCOPED_TRACE(ev.dump());
         EXPECT_EQ(ev.value("action", ""), "allowed");
         EXPECT_EQ(ev.value("relation", ""), "same_pod");
@@ -196,9 +185,9 @@ TEST_F(AgentProcObject, ProcfsMountedElsewhereAndBindMountsOfAPidDir) {
                  a.result.aux[0]);
     victim_event(a, "openat", bind + "/mem", "mem", a.result.aux[1]);
     // A task directory names the thread.
-    Json ev = find(a, "openat",
-                   procfs + "/" + num(victim.ns_pid()) + "/task/" + num(victim.thread_ns_tid) +
-                       "/environ");
+    Json ev = proc_access_event(a, "openat",
+                                procfs + "/" + num(victim.ns_pid()) + "/task/" +
+                                    num(victim.thread_ns_tid) + "/environ");
     EXPECT_EQ(ev["proc_access"].value("target_arg", 0), victim.thread_ns_tid) << ev.dump();
     expect_side(ev["target"],
                 observe(victim).in(nginx).thread(victim.thread_tid, victim.thread_ns_tid),
