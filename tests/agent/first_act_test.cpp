@@ -26,10 +26,15 @@ std::string policy_file(const std::string& name) {
 
 // The seed pod: pod "nginx" (as seed-pod.yaml selects it), nginx surviving
 // SIGHUP as the real one does, and shell.
+// A number in an event's object; 0 when absent or unresolved (null).
+long number_at(const Json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number() ? it->get<long>() : 0;
+}
+
 // A side's host pid; 0 when unresolved (null).
 int pid_of(const Json& side) {
-    auto it = side.find("pid");
-    return it != side.end() && it->is_number() ? it->get<int>() : 0;
+    return static_cast<int>(number_at(side, "pid"));
 }
 
 PodmanPodOptions seed_pod(const std::string& name = "nginx",
@@ -283,17 +288,8 @@ TEST_F(FirstAct, HostPidContainerCannotKeepTheAgentStopped) {
     EXPECT_NE(metrics.find(resumed), std::string::npos) << metrics;
     Json ev = agent.wait_for(
         [&](const Json& e) {
-            // Fields are null where the agent could not name them (a
-            // target outside the sender's pid namespace): read them only
-            // when they are numbers.
-            auto num = [&](const char* obj, const char* key) {
-                if (!e.contains(obj) || !e[obj].is_object() || !e[obj].contains(key) ||
-                    !e[obj][key].is_number())
-                    return -1L;
-                return e[obj][key].get<long>();
-            };
-            return e.value("kind", "") == "signal" && num("target", "pid") == target &&
-                   num("signal", "number") == SIGSTOP;
+            return e.value("kind", "") == "signal" && pid_of(e["target"]) == target &&
+                   number_at(e["signal"], "number") == SIGSTOP;
         },
         10s, "the kill -STOP of the agent");
     EXPECT_EQ(ev.value("action", ""), "killed") << ev.dump();
